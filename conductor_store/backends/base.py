@@ -1,0 +1,123 @@
+"""The small interface every backend implements.
+
+A backend stores documents and a change log for one project and applies commits atomically.
+Everything else -- validation, id generation, transactions' read/write bookkeeping, query
+parsing, retries, domain records -- lives above it in :mod:`conductor_store.store`.
+
+Documents crossing this interface are plain dicts holding the record's fields plus ``"id"``
+(str) and ``"_version"`` (int, 1 on creation, +1 on every write of that record).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Literal, NamedTuple, Optional
+
+from ..validation import copy_json
+
+if TYPE_CHECKING:
+    from ..query import Query
+
+Key = tuple  # (table, id)
+
+
+class Change(NamedTuple):
+    """One record's change in one commit. ``doc`` is the document after it (None for delete)."""
+
+    seq: int
+    table: str
+    id: str
+    op: Literal["insert", "update", "delete"]
+    doc: Optional[dict]
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write of a commit.
+
+    kind:
+      ``insert`` -- create; the record must not exist at commit time, else ``ConflictError``.
+      ``put``    -- create or replace with ``doc``.
+      ``merge``  -- shallow-merge ``doc`` into the existing record; ``NotFoundError`` if absent.
+      ``delete`` -- remove the record if it exists (a no-op, and no change, if it does not).
+    ``doc`` holds fields only (never ``id``/``_version``); None for delete.
+    """
+
+    kind: Literal["insert", "put", "merge", "delete"]
+    table: str
+    id: str
+    doc: Optional[dict] = None
+
+
+class CommitResult(NamedTuple):
+    """``seq`` is the commit's number (None when nothing changed); ``changes`` has one entry
+    per write, in order: the Change it made, or None when it changed nothing."""
+
+    seq: Optional[int]
+    changes: list
+
+
+class Backend(ABC):
+    """One project's data at one location. Implementations must be safe to call from many
+    threads at once; :meth:`commit` must be atomic (all writes and their change-log entries, or
+    nothing) and isolated from concurrent commits by any process that can open the location."""
+
+    #: short name shown by ``Store.info()``, e.g. ``"json"``, ``"surrealdb-mem"``.
+    name: ClassVar[str] = "?"
+
+    url: str = ""  # the location, without any password
+
+    # -- reads ---------------------------------------------------------------------------
+    @abstractmethod
+    def get(self, table: str, id: str) -> dict | None:
+        """Return a fresh copy of the record, or None."""
+
+    def get_many(self, table: str, ids: list[str]) -> list[dict]:
+        """Records in the order asked, missing ones left out (fresh copies)."""
+        return [doc for doc in (self.get(table, i) for i in ids) if doc is not None]
+
+    @abstractmethod
+    def scan(self, table: str) -> Iterable[dict]:
+        """Every record of ``table`` as one consistent snapshot. The dicts may be shared with a
+        cache: callers must not mutate them (``find`` copies what it returns)."""
+
+    def find(self, table: str, query: "Query") -> list[dict]:
+        """Records matching ``query``, ordered and sliced (fresh copies). Backends that can
+        push the query down override this; the default evaluates it in Python."""
+        return [copy_json(doc) for doc in query.apply(self.scan(table))]
+
+    def count(self, table: str, query: "Query") -> int:
+        matches = query.matches
+        return sum(1 for doc in self.scan(table) if matches(doc))
+
+    @abstractmethod
+    def tables(self) -> list[str]:
+        """Names of the tables holding at least one record, sorted."""
+
+    # -- writes --------------------------------------------------------------------------
+    @abstractmethod
+    def commit(self, writes: list[Write], checks: dict[Key, int | None]) -> CommitResult:
+        """Atomically: verify that every ``(table, id)`` in ``checks`` still has the given
+        ``_version`` (None: still absent), apply ``writes`` in order, give the commit the next
+        number of the project's sequence and record its changes in the change log.
+
+        Raises ``ConflictError`` (a check failed, or an ``insert`` found the record) or
+        ``NotFoundError`` (a ``merge`` found nothing); then nothing at all was written.
+        A commit whose writes change nothing still verifies its checks but takes no number.
+        """
+
+    # -- change log ----------------------------------------------------------------------
+    @abstractmethod
+    def changes(
+        self, since: int = 0, tables: list[str] | None = None, limit: int | None = None
+    ) -> list[Change]:
+        """Changes of commits numbered > ``since``, in commit order (then write order)."""
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """Backend-specific facts for ``Store.info()`` (never a secret)."""
+        return {}
+
+    def close(self) -> None:
+        """Release files, locks and connections. Called once by ``Store.close()``."""

@@ -1,0 +1,335 @@
+"""The Store and its transactions: validation, bookkeeping and retries, once for every backend."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any, Callable, Iterable, TypeVar
+
+from .backends import lookup
+from .backends.base import Backend, Change, Write
+from .errors import ConflictError, NotFoundError, StoreError, ValidationError
+from .ids import new_id
+from .query import Query, compile_query
+from .urls import default_url, redact_url, split_scheme
+from .validation import check_doc, check_id, check_project, check_table, copy_json
+
+T = TypeVar("T")
+
+
+def open(url: str | None = None, *, project: str = "default", **options: Any) -> "Store":
+    """Open a store. ``url=None`` means ``$CONDUCTOR_STORE_URL`` (then ``$SURREAL_URL``), else
+    JSON files in the platform's user data directory. A plain path opens JSON files there."""
+    if url is None:
+        url = default_url()
+    if not isinstance(url, str) or not url:
+        raise ValueError(f"url must be a non-empty string, not {url!r}")
+    check_project(project)
+    scheme, _ = split_scheme(url)
+    factory = lookup(scheme)
+    backend = factory(url, project=project, **options)
+    return Store(backend, project=project)
+
+
+class _Reader:
+    """The reads and writes shared by :class:`Store` and :class:`Transaction`."""
+
+    def find(
+        self,
+        table: str,
+        where: dict | str | None = None,
+        *,
+        params: dict | None = None,
+        order_by: str | list[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict]:
+        """Records of ``table`` matching ``where``, ordered by ``order_by`` (then id)."""
+        return self._find(check_table(table), compile_query(where, params, order_by, limit, offset))
+
+    def count(self, table: str, where: dict | str | None = None, *, params: dict | None = None) -> int:
+        return self._count(check_table(table), compile_query(where, params))
+
+
+class Store(_Reader):
+    """A project's records on one backend. Safe to share between threads."""
+
+    def __init__(self, backend: Backend, *, project: str) -> None:
+        self._backend = backend
+        self.project = project
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    # -- context management -------------------------------------------------------------
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._backend.close()
+
+    @property
+    def backend(self) -> Backend:
+        if self._closed:
+            raise StoreError("this store is closed")
+        return self._backend
+
+    def __repr__(self) -> str:
+        return f"<Store {self._backend.name} {self._backend.url!r} project={self.project!r}>"
+
+    # -- single-record operations (each one commit) --------------------------------------
+    def insert(self, table: str, doc: dict, *, id: str | None = None) -> dict:
+        """Create a record; a sortable unique id is generated when none is given (nor in doc)."""
+        check_table(table)
+        if id is None and isinstance(doc, dict) and doc.get("id") is not None:
+            id = doc["id"]
+        id = new_id() if id is None else check_id(id)
+        body, expected = check_doc(doc, id)
+        if expected is not None:
+            raise ValidationError("insert creates version 1: remove '_version' from the document")
+        return self._commit_one(Write("insert", table, id, body), None)
+
+    def put(self, table: str, id: str, doc: dict) -> dict:
+        """Create or replace a record. A ``_version`` in ``doc`` must match the current one."""
+        check_table(table)
+        body, expected = check_doc(doc, check_id(id))
+        return self._commit_one(Write("put", table, id, body), expected)
+
+    def update(self, table: str, id: str, changes: dict) -> dict:
+        """Shallow-merge ``changes`` into the record; ``NotFoundError`` if it does not exist."""
+        check_table(table)
+        body, expected = check_doc(changes, check_id(id))
+        return self._commit_one(Write("merge", table, id, body), expected)
+
+    def delete(self, table: str, id: str) -> bool:
+        """Delete a record; True if it existed."""
+        check_table(table)
+        check_id(id)
+        return self._commit_one(Write("delete", table, id), None) is not None
+
+    def _commit_one(self, write: Write, expected: int | None) -> Any:
+        checks = {} if expected is None else {(write.table, write.id): expected}
+        change = self.backend.commit([write], checks).changes[0]
+        return None if change is None else change.doc
+
+    def get(self, table: str, id: str) -> dict | None:
+        return self.backend.get(check_table(table), check_id(id))
+
+    def get_many(self, table: str, ids: Iterable[str]) -> list[dict]:
+        """Records in the order asked, missing ones left out."""
+        ids = [check_id(i) for i in _as_list(ids, "ids")]
+        return self.backend.get_many(check_table(table), ids)
+
+    def _find(self, table: str, query: Query) -> list[dict]:
+        return self.backend.find(table, query)
+
+    def _count(self, table: str, query: Query) -> int:
+        return self.backend.count(table, query)
+
+    def tables(self) -> list[str]:
+        return self.backend.tables()
+
+    # -- transactions --------------------------------------------------------------------
+    def transaction(self) -> "Transaction":
+        """``with store.transaction() as tx:`` -- commits on normal exit, rolls back on error."""
+        return Transaction(self)
+
+    def atomic(self, fn: Callable[["Transaction"], T], *, retries: int = 10) -> T:
+        """Run ``fn(tx)`` in a transaction, retrying on ``ConflictError`` with jittered
+        back-off, and return what it returned. The last conflict is raised when retries run out."""
+        delay = 0.001
+        for attempt in range(retries + 1):
+            try:
+                with self.transaction() as tx:
+                    result = fn(tx)
+                return result
+            except ConflictError:
+                if attempt == retries:
+                    raise
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.1)
+        raise AssertionError("unreachable")
+
+    # -- change log and facts ------------------------------------------------------------
+    def changes(
+        self, since: int = 0, *, tables: Iterable[str] | None = None, limit: int | None = None
+    ) -> list[Change]:
+        """Changes of commits numbered above ``since``, in commit order, from any process."""
+        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+            raise ValidationError(f"since must be a non-negative integer, not {since!r}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValidationError(f"limit must be a non-negative integer, not {limit!r}")
+        if tables is not None:
+            tables = [check_table(t) for t in _as_list(tables, "tables")]
+        return self.backend.changes(since, tables, limit)
+
+    def info(self) -> dict[str, Any]:
+        """Which backend, where (any password removed), which project."""
+        backend = self.backend
+        return {
+            **backend.info(),
+            "backend": backend.name,
+            "url": redact_url(backend.url),
+            "project": self.project,
+        }
+
+
+def _as_list(values: Any, what: str) -> list:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ValidationError(f"{what} must be a list of strings, not {values!r}")
+    return list(values)
+
+
+_ABSENT = object()
+
+
+class Transaction(_Reader):
+    """Buffered writes over optimistic reads; see :meth:`Store.transaction`.
+
+    Every record read with :meth:`get` (and every record written, except by ``insert``) is
+    remembered with the version seen; commit fails with ``ConflictError`` if any of them moved.
+    ``insert`` checks at commit that the id is still free.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._backend = store.backend
+        self._reads: dict[tuple, int | None] = {}
+        self._writes: dict[tuple, Write] = {}  # key -> final write (insert/put/delete)
+        self._state = "open"
+
+    def __enter__(self) -> "Transaction":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise StoreError(f"this transaction is already {self._state}")
+
+    def commit(self) -> int | None:
+        """Apply every buffered write atomically; returns the commit's sequence number."""
+        self._check_open()
+        self._state = "committed"
+        if not self._writes and not self._reads:
+            return None
+        return self._backend.commit(list(self._writes.values()), self._reads).seq
+
+    def rollback(self) -> None:
+        if self._state == "open":
+            self._state = "rolled back"
+        self._writes.clear()
+
+    # -- reads ---------------------------------------------------------------------------
+    def _current(self, table: str, id: str) -> dict | None:
+        """The record as this transaction sees it (its own writes first); remembers reads."""
+        write = self._writes.get((table, id))
+        if write is not None:
+            return None if write.kind == "delete" else self._as_doc(write)
+        doc = self._backend.get(table, id)
+        self._reads.setdefault((table, id), None if doc is None else doc["_version"])
+        return doc
+
+    def _as_doc(self, write: Write) -> dict:
+        base = self._reads.get((write.table, write.id))
+        return {**copy_json(write.doc), "id": write.id, "_version": (base or 0) + 1}
+
+    def get(self, table: str, id: str) -> dict | None:
+        self._check_open()
+        return self._current(check_table(table), check_id(id))
+
+    def get_many(self, table: str, ids: Iterable[str]) -> list[dict]:
+        self._check_open()
+        check_table(table)
+        ids = [check_id(i) for i in _as_list(ids, "ids")]
+        docs = (self._current(table, i) for i in ids)
+        return [d for d in docs if d is not None]
+
+    def _find(self, table: str, query: Query) -> list[dict]:
+        self._check_open()
+        mine = {k[1]: w for k, w in self._writes.items() if k[0] == table}
+        if not mine:
+            return self._backend.find(table, query)
+        docs = [d for d in self._backend.find(table, query.unsliced()) if d["id"] not in mine]
+        docs += [self._as_doc(w) for w in mine.values() if w.kind != "delete"]
+        return query.apply(docs)
+
+    def _count(self, table: str, query: Query) -> int:
+        if not any(k[0] == table for k in self._writes):
+            self._check_open()
+            return self._backend.count(table, query)
+        return len(self._find(table, query))
+
+    # -- writes --------------------------------------------------------------------------
+    def insert(self, table: str, doc: dict, *, id: str | None = None) -> dict:
+        self._check_open()
+        check_table(table)
+        if id is None and isinstance(doc, dict) and doc.get("id") is not None:
+            id = doc["id"]
+        id = new_id() if id is None else check_id(id)
+        body, expected = check_doc(doc, id)
+        if expected is not None:
+            raise ValidationError("insert creates version 1: remove '_version' from the document")
+        key = (table, id)
+        if key in self._writes and self._writes[key].kind != "delete":
+            raise ConflictError(f"{table}:{id} already exists (inserted in this transaction)")
+        if self._reads.get(key, _ABSENT) not in (None, _ABSENT) and key not in self._writes:
+            raise ConflictError(f"{table}:{id} already exists")
+        kind = "put" if key in self._reads else "insert"
+        self._writes[key] = Write(kind, table, id, body)
+        return self._as_doc(self._writes[key])
+
+    def put(self, table: str, id: str, doc: dict) -> dict:
+        self._check_open()
+        check_table(table)
+        body, expected = check_doc(doc, check_id(id))
+        current = self._current(table, id)
+        self._expect(table, id, current, expected)
+        return self._write(table, id, body)
+
+    def update(self, table: str, id: str, changes: dict) -> dict:
+        self._check_open()
+        check_table(table)
+        body, expected = check_doc(changes, check_id(id))
+        current = self._current(table, id)
+        if current is None:
+            raise NotFoundError(f"{table}:{id} does not exist")
+        self._expect(table, id, current, expected)
+        current.pop("id")
+        current.pop("_version")
+        return self._write(table, id, {**current, **body})
+
+    def delete(self, table: str, id: str) -> bool:
+        self._check_open()
+        check_table(table)
+        check_id(id)
+        existed = self._current(table, id) is not None
+        key = (table, id)
+        if self._writes.get(key, Write("put", table, id)).kind == "insert":
+            del self._writes[key]  # inserted here, deleted here: nothing to commit
+        elif existed:
+            self._writes[key] = Write("delete", table, id)
+        return existed
+
+    def _write(self, table: str, id: str, body: dict) -> dict:
+        key = (table, id)
+        kind = "insert" if key in self._writes and self._writes[key].kind == "insert" else "put"
+        self._writes[key] = Write(kind, table, id, body)
+        return self._as_doc(self._writes[key])
+
+    @staticmethod
+    def _expect(table: str, id: str, current: dict | None, expected: int | None) -> None:
+        if expected is not None and (current is None or current["_version"] != expected):
+            found = "absent" if current is None else current["_version"]
+            raise ConflictError(f"{table}:{id} is at version {found}, not {expected}")
