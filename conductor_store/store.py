@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .backends import lookup
 from .backends.base import Backend, Change, Write
@@ -144,18 +144,16 @@ class Store(_Reader):
     def atomic(self, fn: Callable[["Transaction"], T], *, retries: int = 10) -> T:
         """Run ``fn(tx)`` in a transaction, retrying on ``ConflictError`` with jittered
         back-off, and return what it returned. The last conflict is raised when retries run out."""
-        delay = 0.001
-        for attempt in range(retries + 1):
+        delays = retry_delays(retries)
+        while True:
             try:
                 with self.transaction() as tx:
-                    result = fn(tx)
-                return result
+                    return fn(tx)
             except ConflictError:
-                if attempt == retries:
+                pause = next(delays, None)
+                if pause is None:
                     raise
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.1)
-        raise AssertionError("unreachable")
+                time.sleep(pause)
 
     # -- change log and facts ------------------------------------------------------------
     def changes(
@@ -179,6 +177,14 @@ class Store(_Reader):
             "url": redact_url(backend.url),
             "project": self.project,
         }
+
+
+def retry_delays(retries: int) -> Iterator[float]:
+    """Jittered exponential back-off: one pause (seconds) per allowed retry."""
+    delay = 0.001
+    for _ in range(retries):
+        yield delay * (0.5 + random.random())
+        delay = min(delay * 2, 0.1)
 
 
 def _as_list(values: Any, what: str) -> list:

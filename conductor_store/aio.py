@@ -1,0 +1,94 @@
+"""The asyncio facade: the same calls as :class:`~conductor_store.Store`, awaitable.
+
+Each call runs the synchronous store in a worker thread (``asyncio.to_thread``), so the event
+loop never blocks on disk or network I/O::
+
+    from conductor_store import aio
+
+    async with await aio.open("mem://") as store:
+        await store.insert("tasks", {"title": "Write parser"}, id="T1")
+        async with store.transaction() as tx:
+            task = await tx.get("tasks", "T1")
+            await tx.update("tasks", "T1", {"attempts": task.get("attempts", 0) + 1})
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable, TypeVar
+
+from .errors import ConflictError
+from .store import Store, Transaction, retry_delays
+from .store import open as _open_sync
+
+T = TypeVar("T")
+
+
+async def open(url: str | None = None, *, project: str = "default", **options: Any) -> "AsyncStore":
+    """Open a store without blocking the event loop; see :func:`conductor_store.open`."""
+    return AsyncStore(await asyncio.to_thread(_open_sync, url, project=project, **options))
+
+
+def _forward(name: str) -> Callable[..., Awaitable[Any]]:
+    async def call(self, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(getattr(self._sync, name), *args, **kwargs)
+
+    call.__name__ = name
+    return call
+
+
+class AsyncTransaction:
+    """Awaitable :class:`~conductor_store.Transaction`; ``async with`` commits or rolls back."""
+
+    def __init__(self, sync: Transaction) -> None:
+        self._sync = sync
+
+    async def __aenter__(self) -> "AsyncTransaction":
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        await asyncio.to_thread(self._sync.__exit__, exc_type, exc, tb)
+
+    for _name in ("get", "get_many", "insert", "put", "update", "delete", "find", "count",
+                  "commit", "rollback"):
+        locals()[_name] = _forward(_name)
+    del _name
+
+
+class AsyncStore:
+    """Awaitable :class:`~conductor_store.Store`."""
+
+    def __init__(self, sync: Store) -> None:
+        self._sync = sync
+
+    @property
+    def sync(self) -> Store:
+        """The underlying synchronous store."""
+        return self._sync
+
+    async def __aenter__(self) -> "AsyncStore":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def transaction(self) -> AsyncTransaction:
+        return AsyncTransaction(self._sync.transaction())
+
+    async def atomic(self, fn: Callable[[AsyncTransaction], Awaitable[T]], *, retries: int = 10) -> T:
+        """Like :meth:`Store.atomic` with an ``async`` function: retried on ``ConflictError``."""
+        delays = retry_delays(retries)
+        while True:
+            try:
+                async with self.transaction() as tx:
+                    return await fn(tx)
+            except ConflictError:
+                pause = next(delays, None)
+                if pause is None:
+                    raise
+                await asyncio.sleep(pause)
+
+    for _name in ("insert", "put", "get", "get_many", "update", "delete", "find", "count",
+                  "tables", "changes", "info", "close"):
+        locals()[_name] = _forward(_name)
+    del _name

@@ -1,0 +1,79 @@
+"""The asyncio facade forwards to the sync Store; these tests check the forwarding and the
+async-specific parts (``async with``, ``atomic`` with an async function)."""
+
+import asyncio
+
+import pytest
+
+from conductor_store import ConflictError, NotFoundError, aio
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_calls_are_awaitable_and_return_plain_dicts(tmp_path):
+    async def main():
+        async with await aio.open(str(tmp_path / "data")) as store:
+            created = await store.insert("tasks", {"title": "Write parser"}, id="T1")
+            got = await store.get("tasks", "T1")
+            found = await store.find("tasks", {"title": "Write parser"})
+            return created, got, found, await store.count("tasks")
+
+    created, got, found, count = run(main())
+    assert created == got == found[0] == {"title": "Write parser", "id": "T1", "_version": 1}
+    assert count == 1
+
+
+def test_async_with_transaction_commits_and_rolls_back(tmp_path):
+    async def main():
+        async with await aio.open(str(tmp_path / "data")) as store:
+            async with store.transaction() as tx:
+                await tx.insert("tasks", {"n": 1}, id="kept")
+            with pytest.raises(NotFoundError):
+                async with store.transaction() as tx:
+                    await tx.insert("tasks", {"n": 2}, id="dropped")
+                    await tx.update("tasks", "missing", {"n": 3})
+            return await store.get("tasks", "kept"), await store.get("tasks", "dropped")
+
+    kept, dropped = run(main())
+    assert kept["n"] == 1
+    assert dropped is None
+
+
+def test_atomic_retries_async_functions_until_no_update_is_lost(tmp_path):
+    async def main():
+        async with await aio.open(str(tmp_path / "data")) as store:
+            await store.insert("counters", {"n": 0}, id="c")
+
+            async def bump(tx):
+                doc = await tx.get("counters", "c")
+                await asyncio.sleep(0)  # let the other coroutines read the same version
+                await tx.update("counters", "c", {"n": doc["n"] + 1})
+
+            await asyncio.gather(*(store.atomic(bump, retries=50) for _ in range(8)))
+            return (await store.get("counters", "c"))["n"]
+
+    assert run(main()) == 8
+
+
+def test_atomic_gives_up_after_its_retries(tmp_path):
+    async def main():
+        async with await aio.open(str(tmp_path / "data")) as store:
+            await store.insert("counters", {"n": 0}, id="c")
+            attempts = 0
+
+            async def always_raced(tx):
+                nonlocal attempts
+                attempts += 1
+                await tx.get("counters", "c")
+                await store.update("counters", "c", {"n": attempts})  # someone else writes
+                await tx.update("counters", "c", {"n": -1})
+
+            with pytest.raises(ConflictError):
+                await store.atomic(always_raced, retries=2)
+            return attempts, (await store.get("counters", "c"))["n"]
+
+    attempts, n = run(main())
+    assert attempts == 3
+    assert n == 3
