@@ -115,9 +115,12 @@ class Store(_Reader):
         return self._commit_one(Write("delete", table, id), None) is not None
 
     def _commit_one(self, write: Write, expected: int | None) -> Any:
+        """Commit one write; returns its Change's document (None if nothing changed)."""
         checks = {} if expected is None else {(write.table, write.id): expected}
         change = self.backend.commit([write], checks).changes[0]
-        return None if change is None else change.doc
+        if change is None:
+            return None
+        return change.doc if write.kind != "delete" else change
 
     def get(self, table: str, id: str) -> dict | None:
         return self.backend.get(check_table(table), check_id(id))
@@ -227,10 +230,12 @@ class Transaction(_Reader):
     def commit(self) -> int | None:
         """Apply every buffered write atomically; returns the commit's sequence number."""
         self._check_open()
+        self._state = "failed"
+        seq = None
+        if self._writes or self._reads:
+            seq = self._backend.commit(list(self._writes.values()), self._reads).seq
         self._state = "committed"
-        if not self._writes and not self._reads:
-            return None
-        return self._backend.commit(list(self._writes.values()), self._reads).seq
+        return seq
 
     def rollback(self) -> None:
         if self._state == "open":
