@@ -120,7 +120,8 @@ class Store(_Reader):
         change = self.backend.commit([write], checks).changes[0]
         if change is None:
             return None
-        return change.doc if write.kind != "delete" else change
+        # a copy: the backend may keep the Change's doc (e.g. in its change log)
+        return copy_json(change.doc) if write.kind != "delete" else change
 
     def get(self, table: str, id: str) -> dict | None:
         return self.backend.get(check_table(table), check_id(id))

@@ -10,11 +10,69 @@ how to make a fresh location::
             return f"mybackend://{tmp_path}/data"
 
 Capability flags (class attributes) switch off the tests of optional features your backend
-does not have; the skipped tests then say which flag skipped them.
+does not have; the skipped tests then say which flag skipped them:
+
+``persistent``
+    data survives ``close()`` and a new ``open()`` of the same URL (reopen tests);
+``shared_location``
+    two stores opened on one URL in one process see each other's commits (two-store and
+    project-isolation tests);
+``multiprocess``
+    other processes can open the same location at the same time (child-process tests; set
+    ``child_setup`` if a child needs an import to know your URL scheme).
+
+The tests use only the public API. They are grouped by theme, one mixin per module:
+
+=====================  ===========================================================
+``crud``               single-record operations, ids, versions, compare-and-set, copies
+``values``             exact round-trips: numbers, booleans, null, unicode, big documents
+``validation_tests``   every validation rule, its message, nothing written on refusal
+``queries``            find/count: where constructs, 3-valued logic, ordering, paging
+``transactions``       commit/rollback, read-your-writes, conflicts, isolation, atomic()
+``changelog``          the change log and its sequence numbers
+``persistence``        reopening, two stores on a location, other processes, projects
+``lifecycle``          info(), close(), context manager, closed stores
+=====================  ===========================================================
+
+Every test's docstring states the promise it checks.
 """
 
 from __future__ import annotations
 
-from .harness import StoreConformance
+from .changelog import ChangeLogTests
+from .crud import CrudTests
+from .harness import Harness
+from .lifecycle import LifecycleTests
+from .persistence import PersistenceTests
+from .queries import QueryTests
+from .transactions import TransactionTests
+from .validation_tests import ValidationTests
+from .values import ValueTests
 
-__all__ = ["StoreConformance"]
+
+class StoreConformance(
+    Harness,
+    CrudTests,
+    ValueTests,
+    ValidationTests,
+    QueryTests,
+    TransactionTests,
+    ChangeLogTests,
+    PersistenceTests,
+    LifecycleTests,
+):
+    """Every conformance test. Subclass it (named ``Test...``) and override ``make_url``."""
+
+
+__all__ = [
+    "ChangeLogTests",
+    "CrudTests",
+    "Harness",
+    "LifecycleTests",
+    "PersistenceTests",
+    "QueryTests",
+    "StoreConformance",
+    "TransactionTests",
+    "ValidationTests",
+    "ValueTests",
+]

@@ -19,8 +19,12 @@ class Harness:
     shared_location: bool = True
     #: other processes can open the same location at the same time
     multiprocess: bool = True
-    #: keyword options passed to every ``conductor_store.open`` call
+    #: keyword options passed to every ``conductor_store.open`` call (JSON-serialisable, so
+    #: that the multiprocess tests can hand them to a child process)
     open_options: dict = {}
+    #: Python source a child process runs before it opens the URL (multiprocess tests), e.g.
+    #: ``"import my_backend"`` when your scheme is registered by an import, not an entry point
+    child_setup: str = ""
 
     def make_url(self, tmp_path) -> str:
         """A URL naming a fresh, empty location under ``tmp_path``."""
