@@ -1,0 +1,203 @@
+"""Embedded SurrealDB engines (``mem://``, ``surrealkv://``) shared inside one process.
+
+One engine per location and process: two ``open()`` calls on one on-disk path (or one
+``mem://name``) share a refcounted engine, so they see each other's commits at once. Another
+process is kept out of an on-disk store by a lock file next to it (``<path>.lock``), taken
+without waiting: it gets :class:`BackendUnavailableError` instead of a second engine writing
+the same files.
+
+Durability: the engine fsyncs each commit only when ``SURREAL_SYNC_DATA=true`` is in the
+environment the first time an embedded engine starts in the process (it reads it once). So
+the first embedded open sets it -- to true unless that first store is on disk with
+``durable=False`` -- and a later ``durable=True`` open in a process whose engine already runs
+without fsync raises instead of silently losing durability.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from ...errors import BackendUnavailableError, StoreError
+from .backend import Transport
+from .codec import decode, encode
+
+_guard = threading.Lock()
+_engines: dict[tuple, "Engine"] = {}
+_sync_data: bool | None = None  # SURREAL_SYNC_DATA as the process's engine read it
+SYNC_ENV = "SURREAL_SYNC_DATA"
+_TRUE = ("1", "true", "yes", "on")
+
+
+_we_set_env = False  # SURREAL_SYNC_DATA was set by us, not by the user
+
+
+def env_sync() -> bool | None:
+    """The user's SURREAL_SYNC_DATA (None when unset, or when only we set it)."""
+    value = os.environ.get(SYNC_ENV)
+    if value is None or _we_set_env:
+        return None
+    return value.strip().lower() in _TRUE
+
+
+def process_sync_state() -> bool | None:
+    """Whether this process's embedded engine fsyncs commits (None: no engine started yet)."""
+    return _sync_data
+
+
+def _start_engines(on_disk_durable: bool | None) -> bool:
+    """Fix SURREAL_SYNC_DATA before the first engine of the process starts; return it."""
+    global _sync_data, _we_set_env
+    if _sync_data is None:
+        explicit = env_sync()
+        if explicit is not None:
+            _sync_data = explicit
+        else:
+            _sync_data = on_disk_durable is not False
+            os.environ[SYNC_ENV] = "true" if _sync_data else "false"
+            _we_set_env = True
+    return _sync_data
+
+
+class Engine:
+    """One embedded datastore and its single RPC session, used under a lock."""
+
+    def __init__(self, url: str, key: tuple | None, file_lock: Any = None) -> None:
+        from surrealdb._surrealdb_ext import SyncEmbeddedDB
+
+        self.url = url
+        self.key = key
+        self.file_lock = file_lock
+        self.refs = 0
+        self.lock = threading.Lock()
+        self.current: tuple | None = None
+        self.queries = 0
+        try:
+            self.db = SyncEmbeddedDB(url)
+            self.db.connect()
+        except Exception as exc:  # noqa: BLE001 - the engine raises bare RuntimeErrors
+            raise BackendUnavailableError(f"cannot start the embedded SurrealDB engine at {url}: {exc}") from exc
+
+    def rpc(self, method: str, params: list) -> Any:
+        try:
+            raw = self.db.execute(encode({"id": "1", "method": method, "params": params}))
+        except RuntimeError as exc:  # RPC-level errors (parse errors...) come as RuntimeError
+            raise StoreError(f"SurrealDB {method} failed: {exc}") from None
+        response = decode(raw)
+        error = response.get("error") if isinstance(response, dict) else None
+        if error is not None:
+            message = error.get("message") if isinstance(error, dict) else error
+            raise StoreError(f"SurrealDB {method} failed: {message}")
+        return response.get("result")
+
+    def run(self, ns: str, db: str, sql: str, vars: dict) -> list:
+        with self.lock:
+            if self.current != (ns, db):
+                self.current = None
+                self.rpc("use", [ns, db])
+                self.current = (ns, db)
+            self.queries += 1
+            return self.rpc("query", [sql, vars])
+
+    def close(self) -> None:
+        try:
+            self.db.close()
+        finally:
+            if self.file_lock is not None:
+                self.file_lock.release()
+
+
+def acquire(kind: str, location: str | None, durable: bool | None) -> Engine:
+    """The engine for ``kind`` ("mem" or "kv") at ``location`` (None: a private memory db)."""
+    with _guard:
+        if kind == "kv":
+            sync = _start_engines(durable)
+            if durable and not sync:
+                raise BackendUnavailableError(
+                    f"cannot open surrealkv://{location} durably: this process already started "
+                    f"the embedded SurrealDB engine with {SYNC_ENV} off (a durable=False store was "
+                    f"opened first, or {SYNC_ENV}=false is set), and the engine reads it only once. "
+                    "Open durable stores first, or pass durable=False."
+                )
+        else:
+            _start_engines(None)
+        key = None if location is None else (kind, location)
+        engine = _engines.get(key) if key is not None else None
+        if engine is None:
+            if kind == "kv":
+                engine = _open_disk(location)
+            else:
+                engine = Engine("mem://", key)
+            if key is not None:
+                _engines[key] = engine
+        engine.refs += 1
+        return engine
+
+
+def _open_disk(path: str) -> Engine:
+    from filelock import FileLock, Timeout
+
+    parent = os.path.dirname(path)
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise BackendUnavailableError(f"cannot create {parent}: {exc}") from exc
+    lock = FileLock(path + ".lock", is_singleton=False) if _has_singleton() else FileLock(path + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise BackendUnavailableError(
+            f"surrealkv://{path} is open in another process (its lock file {path}.lock is held); "
+            "an embedded SurrealDB store can be opened by one process at a time -- run a SurrealDB "
+            "server (ws://) to share it"
+        ) from None
+    except OSError as exc:
+        raise BackendUnavailableError(f"cannot lock surrealkv://{path}: {exc}") from exc
+    try:
+        return Engine(f"surrealkv://{path}", ("kv", path), lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _has_singleton() -> bool:
+    import inspect
+
+    from filelock import FileLock
+
+    try:
+        return "is_singleton" in inspect.signature(FileLock.__init__).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return False
+
+
+def release(engine: Engine) -> None:
+    with _guard:
+        engine.refs -= 1
+        if engine.refs > 0:
+            return
+        if engine.key is not None and _engines.get(engine.key) is engine:
+            del _engines[engine.key]
+    engine.close()
+
+
+class EmbeddedTransport(Transport):
+    def __init__(self, engine: Engine, namespace: str, database: str) -> None:
+        self.engine = engine
+        self.ns = namespace
+        self.db = database
+        self._closed = False
+
+    def run(self, sql: str, vars: dict, *, idempotent: bool = True) -> list:
+        if self._closed:
+            raise StoreError("this store is closed")
+        return self.engine.run(self.ns, self.db, sql, vars) or []
+
+    def info(self) -> dict:
+        return {"shared_engine_opens": self.engine.refs}
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            release(self.engine)

@@ -1,0 +1,149 @@
+"""Translate the portable query tree (:mod:`conductor_store.query`) into SurrealQL.
+
+Every value is bound as a ``$pN`` parameter; field path segments (``[A-Za-z_][A-Za-z0-9_]*``
+by the query layer's rules) are emitted backtick-quoted, tables only as bound ``$tb``.
+
+SurrealQL is two-valued and differs from the library's SQL semantics in ways measured on the
+embedded engine (2.3.10): ``NONE = NULL`` is false, ``NULL < 1`` is true, ``'a' < 1`` is false,
+``[{b: 1}].b`` maps over arrays, and ORDER BY sorts NONE before NULL and arrays/objects by
+content. So each node is translated twice -- "is TRUE" and "is FALSE" -- which pushes ``NOT``
+down to the leaves (De Morgan) and gives SQL's three-valued logic: a leaf on a NULL field is
+neither. Every leaf is guarded by a kind check (``type::is::number(f)`` ...), paths through a
+non-object read as NULL, and the sort key maps NONE to NULL and every array (object) to ``[]``
+(``{}``) so that they tie and fall back to the id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...query import And, Compare, In, IsNull, Like, Not, Or, Query
+
+_KIND_CHECK = {bool: "type::is::bool", int: "type::is::number", float: "type::is::number",
+               str: "type::is::string"}  # fmt: skip
+_OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+class Params:
+    """Collects bound values, handing out ``$pN`` names."""
+
+    def __init__(self, vars: dict) -> None:
+        self.vars = vars
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.vars)}"
+        self.vars[name] = value
+        return "$" + name
+
+
+def field(path: tuple) -> str:
+    """The SurrealQL expression reading ``path``; NONE/NULL when missing or crossing a
+    non-object (arrays included: SurrealQL would map the rest of the path over them)."""
+    if path[0] == "id":
+        return "record::id(id)" if len(path) == 1 else "NULL"
+    quoted = [f"`{seg}`" for seg in path]
+    if len(quoted) == 1:
+        return quoted[0]
+    guards = " AND ".join(f"type::is::object({'.'.join(quoted[:i])})" for i in range(1, len(quoted)))
+    return f"(IF {guards} THEN {'.'.join(quoted)} ELSE NULL END)"
+
+
+def _not_null(f: str) -> str:
+    return f"({f} != NONE AND {f} != NULL)"
+
+
+def _kind(value: Any) -> str:
+    return _KIND_CHECK[value.__class__] if value.__class__ in _KIND_CHECK else _KIND_CHECK[
+        bool if isinstance(value, bool) else int if isinstance(value, (int, float)) else str
+    ]
+
+
+def _like_regex(pattern: str) -> str:
+    out = []
+    for c in pattern:
+        if c == "%":
+            out.append(".*")
+        elif c == "_":
+            out.append(".")
+        elif c.isalnum() or ord(c) > 127:
+            out.append(c)
+        else:
+            out.append("\\x{%x}" % ord(c))
+    return "(?s)\\A" + "".join(out) + "\\z"
+
+
+def _truth(node: Any, p: Params, want: bool) -> str:
+    """SurrealQL that is true exactly when ``node`` is ``want`` (TRUE or FALSE) under SQL's
+    three-valued logic; it is false when ``node`` is the other value or unknown."""
+    if isinstance(node, Not):
+        return _truth(node.item, p, not want)
+    if isinstance(node, (And, Or)):
+        parts = [_truth(item, p, want) for item in node.items]
+        if not parts:  # empty AND is true, empty OR is false
+            empty_true = isinstance(node, And)
+            return "true" if empty_true == want else "false"
+        joiner = " AND " if isinstance(node, And) == want else " OR "
+        return "(" + joiner.join(parts) + ")"
+    if isinstance(node, IsNull):
+        f = field(node.field)
+        return f"({f} = NONE OR {f} = NULL)" if want else _not_null(f)
+    f = field(node.field)
+    if isinstance(node, Compare):
+        v = p.bind(node.value)
+        same = f"({_kind(node.value)}({f}) AND {f} = {v})"
+        if node.op == "=":
+            return same if want else f"({_not_null(f)} AND !{same})"
+        if node.op == "!=":
+            return f"({_not_null(f)} AND !{same})" if want else same
+        op = _OPS[node.op]
+        test = f"{f} {op} {v}"
+        return f"({_kind(node.value)}({f}) AND {'' if want else '!'}({test}))"
+    if isinstance(node, In):
+        groups: dict[str, list] = {}
+        for item in node.values:
+            groups.setdefault(_kind(item), []).append(item)
+        hits = [f"({check}({f}) AND {f} IN {p.bind(items)})" for check, items in groups.items()]
+        hit = "(" + " OR ".join(hits) + ")" if hits else "false"
+        return hit if want else f"({_not_null(f)} AND !{hit})"
+    if isinstance(node, Like):
+        rx = p.bind(_like_regex(node.pattern))
+        return f"(type::is::string({f}) AND {'' if want else '!'}string::matches({f}, {rx}))"
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def where_clause(query: Query, p: Params) -> str:
+    if query.where is None:
+        return ""
+    return " WHERE " + _truth(query.where, p, True)
+
+
+def sort_key(path: tuple) -> str:
+    """An expression whose SurrealDB order is the library's total order for ``path``:
+    NULL/missing < booleans < numbers < strings < arrays (all equal) < objects (all equal)."""
+    f = field(path)
+    if path == ("id",):
+        return f
+    return (
+        f"(IF type::is::array({f}) THEN [] ELSE IF type::is::object({f}) THEN {{}} "
+        f"ELSE ({f} ?? NULL) END)"
+    )
+
+
+def select(query: Query, p: Params, *, sliced: bool = True) -> str:
+    """``SELECT`` over table ``$tb``: rows are records, or ``{d: record, ...sort keys}`` when
+    the query orders by fields (see :func:`rows`)."""
+    where = where_clause(query, p)
+    tail = ""
+    if sliced and query.limit is not None:
+        tail += f" LIMIT {p.bind(query.limit)}"
+    if sliced and query.offset:
+        tail += f" START {p.bind(query.offset)}"
+    if not query.order:
+        return f"SELECT * FROM type::table($tb){where} ORDER BY id{tail}"
+    keys = ", ".join(f"{sort_key(path)} AS o{i}" for i, (path, _) in enumerate(query.order))
+    order = ", ".join(f"o{i} {'DESC' if desc else 'ASC'}" for i, (_, desc) in enumerate(query.order))
+    return f"SELECT $this AS d, id, {keys} FROM type::table($tb){where} ORDER BY {order}, id ASC{tail}"
+
+
+def count(query: Query, p: Params) -> str:
+    return f"SELECT count() FROM type::table($tb){where_clause(query, p)} GROUP ALL"
