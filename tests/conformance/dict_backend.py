@@ -52,7 +52,7 @@ class DictBackend(Backend):
                     raise ConflictError(f"{w.table}:{w.id} already exists")
                 if w.kind == "merge" and current is None:
                     raise NotFoundError(f"{w.table}:{w.id} does not exist")
-                staged[(w.table, w.id)] = current if w.kind != "delete" else None
+                staged[(w.table, w.id)] = None if w.kind == "delete" else (current or True)  # exists after it
             seq = self._state["seq"] + 1
             changes = []
             for w in writes:
