@@ -10,7 +10,8 @@ how to make a fresh location::
             return f"mybackend://{tmp_path}/data"
 
 Capability flags (class attributes) switch off the tests of optional features your backend
-does not have; the skipped tests then say which flag skipped them:
+does not have (the first three are on by default, ``network`` and ``credentials`` off); the
+skipped tests then say which flag skipped them:
 
 ``persistent``
     data survives ``close()`` and a new ``open()`` of the same URL (reopen tests);
@@ -19,7 +20,21 @@ does not have; the skipped tests then say which flag skipped them:
     project-isolation tests);
 ``multiprocess``
     other processes can open the same location at the same time (child-process tests; set
-    ``child_setup`` if a child needs an import to know your URL scheme).
+    ``child_setup`` if a child needs an import to know your URL scheme);
+``network`` (default ``False``)
+    the store talks to a server over connections (reconnect, restart, pool and unreachable-server
+    tests). Implement the hooks ``drop_connections()`` (make the server drop every open client
+    connection now) and ``restart_server()`` (stop it and start it again at the same address,
+    keeping its data); optionally ``server_connection_count()`` (connections the server has
+    accepted so far; without it the several-connections test is skipped), ``pool_options(size)``
+    (default ``{"pool_size": size}``) and ``unreachable_url(url)`` (default: a local port nothing
+    listens on). A hook that cannot work against the server in use (e.g. a real server the tests
+    do not control) may call ``pytest.skip(reason)``;
+``credentials`` (default ``False``)
+    the store signs in with a password or token (bad-credentials and never-shown-secret tests).
+    Implement ``secret()`` (the password in use; it must be distinctive) and, unless the URL
+    carries the password (the default then makes it wrong), ``bad_credentials_url(url)`` and/or
+    ``bad_credentials_options()``.
 
 The tests use only the public API. They are grouped by theme, one mixin per module:
 
@@ -32,6 +47,7 @@ The tests use only the public API. They are grouped by theme, one mixin per modu
 ``changelog``          the change log and its sequence numbers
 ``persistence``        reopening, two stores on a location, other processes, projects
 ``lifecycle``          info(), close(), context manager, closed stores
+``network``            reconnecting, restarts, the pool, bad credentials, hidden secrets
 =====================  ===========================================================
 
 Every test's docstring states the promise it checks.
@@ -43,6 +59,7 @@ from .changelog import ChangeLogTests
 from .crud import CrudTests
 from .harness import Harness
 from .lifecycle import LifecycleTests
+from .network import NetworkTests
 from .persistence import PersistenceTests
 from .queries import QueryTests
 from .transactions import TransactionTests
@@ -60,6 +77,7 @@ class StoreConformance(
     ChangeLogTests,
     PersistenceTests,
     LifecycleTests,
+    NetworkTests,
 ):
     """Every conformance test. Subclass it (named ``Test...``) and override ``make_url``."""
 
@@ -69,6 +87,7 @@ __all__ = [
     "CrudTests",
     "Harness",
     "LifecycleTests",
+    "NetworkTests",
     "PersistenceTests",
     "QueryTests",
     "StoreConformance",

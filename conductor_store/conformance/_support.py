@@ -7,7 +7,8 @@ import re
 import subprocess
 import sys
 import textwrap
-from typing import Any
+import threading
+from typing import Any, Callable
 
 import pytest
 
@@ -70,6 +71,49 @@ class _RaisesNaming:
         return suppressed
 
 
+def in_threads(count: int, work: Callable[[int], Any], timeout: float = 120) -> None:
+    """Run ``work(k)`` for ``k`` in ``range(count)``, each in its own thread, all released at
+    once; re-raise the first error any of them raised."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(k: int) -> None:
+        try:
+            barrier.wait(timeout)
+            work(k)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(t.is_alive() for t in threads), f"threads still running after {timeout} s"
+    if errors:
+        raise errors[0]
+
+
+def assert_hidden(secrets, **texts: str) -> None:
+    """Fail if any of ``texts`` (by name) contains one of ``secrets``. The failure names the
+    text and shows it with the secret masked: a real password never reaches the test report."""
+    secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+    for name, text in texts.items():
+        if any(secret in text for secret in secrets):
+            for secret in secrets:
+                text = text.replace(secret, "<SECRET>")
+            pytest.fail(f"a password appears in {name}: {text[:2000]!r}", pytrace=False)
+
+
+def strings(value: Any) -> list[str]:
+    """Every string in a JSON-like ``value`` (keys included; other leaves as ``str()``)."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in strings(k) + strings(v)]
+    if isinstance(value, (list, tuple, set)):
+        return [s for v in value for s in strings(v)]
+    return [value if isinstance(value, str) else str(value)]
+
+
 _CHILD = """
 import json, sys
 import conductor_store
@@ -129,14 +173,17 @@ def finish_child(proc: subprocess.Popen) -> Any:
 
 __all__ = [
     "ID_SYNTAX",
+    "assert_hidden",
     "child_args",
     "child_program",
     "finish_child",
     "ids",
+    "in_threads",
     "last_seq",
     "raises_naming",
     "run_child",
     "snapshot",
     "start_child",
+    "strings",
     "strip",
 ]

@@ -61,6 +61,10 @@ class LoopbackServer:
         query = "&".join(f"{k}={v}" for k, v in hooks.items())
         return self._get(f"/control?{query}")
 
+    def drop_connections(self) -> int:
+        """Reset every open client connection now; returns how many there were."""
+        return self.control(drop="all")["dropped"]
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -17,7 +17,9 @@ prints ``PORT <n>`` once it listens. What is real and what is not:
 
 Test hooks (plain HTTP on the same port): ``GET /stats`` -> JSON counters;
 ``GET /control?drop=after_commit|before_commit|after_query`` drops the connection carrying the
-next commit (or query) after (before) the engine ran it (``exit_after_commit``: the server exits); ``?stall=<seconds>`` delays the next reply.
+next commit (or query) after (before) the engine ran it (``exit_after_commit``: the server exits);
+``?drop=all`` drops every open client connection now (TCP reset, no closing handshake) and
+replies once they are gone; ``?stall=<seconds>`` delays the next reply.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Server:
         self.stats = {"connections_total": 0, "connections_open": 0, "queries": 0,
                       "commits": 0, "signin_failures": 0}
         self.hooks: dict = {}
+        self.connections: set = set()
         self._call("use", ["loopback", "loopback"])
         self._call("query", [f"DEFINE USER IF NOT EXISTS {user} ON ROOT PASSWORD '{password}' ROLES OWNER", {}])
 
@@ -81,6 +84,7 @@ class Server:
         session = {"ns": None, "db": None, "authed": False}
         self.stats["connections_total"] += 1
         self.stats["connections_open"] += 1
+        self.connections.add(ws)
         try:
             async for raw in ws:
                 request = decode(raw)
@@ -124,14 +128,27 @@ class Server:
         except Exception:  # noqa: BLE001 - a client going away mid-request
             pass
         finally:
+            self.connections.discard(ws)
             self.stats["connections_open"] -= 1
 
-    def http(self, connection, request):
+    async def drop_all(self) -> int:
+        """Abort every open client connection (as a network failure would); wait until gone."""
+        dropped = list(self.connections)
+        for ws in dropped:
+            ws.transport.abort()
+        if dropped:
+            await asyncio.wait([asyncio.ensure_future(ws.wait_closed()) for ws in dropped], timeout=5)
+        return len(dropped)
+
+    async def http(self, connection, request):
         path = urlsplit(request.path)
         if path.path == "/stats":
             return connection.respond(HTTPStatus.OK, json.dumps(self.stats) + "\n")
         if path.path == "/control":
             for key, values in parse_qs(path.query).items():
+                if key == "drop" and values[0] == "all":
+                    dropped = await self.drop_all()
+                    return connection.respond(HTTPStatus.OK, json.dumps({"dropped": dropped}) + "\n")
                 self.hooks[key] = float(values[0]) if key == "stall" else values[0]
             return connection.respond(HTTPStatus.OK, json.dumps(self.hooks) + "\n")
         return None  # the WebSocket handshake (/rpc)
