@@ -1,5 +1,6 @@
 """``conductor-store bench``: the shape of its report (never its speed)."""
 
+import importlib.util
 import json
 import numbers
 
