@@ -87,13 +87,7 @@ class Store(_Reader):
     # -- single-record operations (each one commit) --------------------------------------
     def insert(self, table: str, doc: dict, *, id: str | None = None) -> dict:
         """Create a record; a sortable unique id is generated when none is given (nor in doc)."""
-        check_table(table)
-        if id is None and isinstance(doc, dict) and doc.get("id") is not None:
-            id = doc["id"]
-        id = new_id() if id is None else check_id(id)
-        body, expected = check_doc(doc, id)
-        if expected is not None:
-            raise ValidationError("insert creates version 1: remove '_version' from the document")
+        id, body = _prepare_insert(table, doc, id)
         return self._commit_one(Write("insert", table, id, body), None)
 
     def put(self, table: str, id: str, doc: dict) -> dict:
@@ -191,6 +185,18 @@ def retry_delays(retries: int) -> Iterator[float]:
         delay = min(delay * 2, 0.1)
 
 
+def _prepare_insert(table: str, doc: Any, id: str | None) -> tuple[str, dict]:
+    """Validate an insert; the id is the argument, else the document's, else a new one."""
+    check_table(table)
+    if id is None and isinstance(doc, dict) and doc.get("id") is not None:
+        id = doc["id"]
+    id = new_id() if id is None else check_id(id)
+    body, expected = check_doc(doc, id)
+    if expected is not None:
+        raise ValidationError("insert creates version 1: remove '_version' from the document")
+    return id, body
+
+
 def _as_list(values: Any, what: str) -> list:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise ValidationError(f"{what} must be a list of strings, not {values!r}")
@@ -278,21 +284,15 @@ class Transaction(_Reader):
         return query.apply(docs)
 
     def _count(self, table: str, query: Query) -> int:
+        self._check_open()
         if not any(k[0] == table for k in self._writes):
-            self._check_open()
             return self._backend.count(table, query)
         return len(self._find(table, query))
 
     # -- writes --------------------------------------------------------------------------
     def insert(self, table: str, doc: dict, *, id: str | None = None) -> dict:
         self._check_open()
-        check_table(table)
-        if id is None and isinstance(doc, dict) and doc.get("id") is not None:
-            id = doc["id"]
-        id = new_id() if id is None else check_id(id)
-        body, expected = check_doc(doc, id)
-        if expected is not None:
-            raise ValidationError("insert creates version 1: remove '_version' from the document")
+        id, body = _prepare_insert(table, doc, id)
         key = (table, id)
         if key in self._writes and self._writes[key].kind != "delete":
             raise ConflictError(f"{table}:{id} already exists (inserted in this transaction)")
