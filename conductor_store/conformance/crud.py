@@ -115,6 +115,17 @@ class CrudTests:
         assert store.get("tasks", "u1")["meta"] == {"model": "m2"}
         assert doc["keep"] is True
 
+    def test_update_replaces_arrays_and_changes_kinds(self, store):
+        """update replaces a list whole (never appends or merges items) and may change a
+        field's kind: object -> scalar, scalar -> list, list -> object."""
+        store.insert("tasks", {"tags": ["a", "b", "c"], "meta": {"x": 1}, "n": 1, "l": [1]},
+                     id="u1")
+        doc = store.update("tasks", "u1", {"tags": ["z"], "meta": 5, "n": [1, {"k": None}],
+                                           "l": {"now": "an object"}})
+        assert store.get("tasks", "u1") == doc
+        assert doc == {"tags": ["z"], "meta": 5, "n": [1, {"k": None}],
+                       "l": {"now": "an object"}, "id": "u1", "_version": 2}
+
     def test_update_can_set_field_to_null(self, store):
         """update with a None value stores JSON null: the field stays, with value None."""
         store.insert("tasks", {"a": 1, "b": 2}, id="u1")

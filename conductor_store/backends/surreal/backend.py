@@ -177,7 +177,7 @@ class SurrealBackend(Backend):
         for i in ids:
             doc = found.get(i)
             if doc is not None:
-                out.append(doc if i not in seen else _copy(doc))
+                out.append(doc if i not in seen else copy_json(doc))
                 seen.add(i)
         return out
 
@@ -296,6 +296,11 @@ class SurrealBackend(Backend):
             elif w.kind == "put":
                 lines.append(f"LET $w{i} = (UPSERT $r{i} CONTENT $d{i})[0];")
                 returned.append(f"$w{i}._version")
+            elif w.kind == "merge" and not _has_object_value(w.doc):
+                # no object values: SurrealQL's MERGE replaces each field, i.e. merges shallowly
+                lines.append(f"LET $w{i} = (UPDATE $r{i} MERGE $d{i})[0];")
+                lines.append(f"IF !$w{i} {{ THROW 'cs:missing:{i}' }};")
+                returned.append(f"$w{i}")
             elif w.kind == "merge":  # shallow: SurrealQL's MERGE would merge nested objects
                 lines.append(
                     f"LET $w{i} = (UPDATE $r{i} CONTENT object::from_entries(array::concat("
@@ -423,14 +428,13 @@ class SurrealBackend(Backend):
         return f"<{type(self).__name__} {self.name} {self.url!r} ns={self._namespace!r} db={self._database!r}>"
 
 
+def _has_object_value(doc: dict | None) -> bool:
+    """Whether SurrealQL's (deep) MERGE would differ from a shallow merge of ``doc``."""
+    return bool(doc) and any(value.__class__ is dict for value in doc.values())
+
+
 class _AlreadyCommitted(Exception):
     """A re-sent commit found its own marker: the first attempt had landed."""
-
-
-def _copy(doc: dict) -> dict:
-    from ...validation import copy_json
-
-    return copy_json(doc)
 
 
 def _rebuild(seq: Any, returned: list, writes: list[Write]) -> CommitResult:
@@ -445,8 +449,8 @@ def _rebuild(seq: Any, returned: list, writes: list[Write]) -> CommitResult:
         elif w.kind == "merge":
             changes.append(Change(seq, w.table, w.id, "update", _plain(item)))
         else:
-            doc = copy_json(w.doc) if w.doc else {}
-            doc["id"] = w.id
+            doc = {**w.doc} if w.doc else {}  # nested values shared with w.doc, the Store's
+            doc["id"] = w.id                      # private copy (it copies again for callers)
             doc["_version"] = version = int(item)
             changes.append(Change(seq, w.table, w.id, "insert" if version == 1 else "update", doc))
     if not any(changes):
