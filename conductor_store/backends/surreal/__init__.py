@@ -139,7 +139,7 @@ def _refuse(options: dict, names: tuple, where: str) -> None:
 
 
 def _open_memory(url: str, namespace: str, database: str, live: bool, options: dict) -> SurrealBackend:
-    from .embedded import EmbeddedTransport, acquire, release
+    from .embedded import acquire
 
     _refuse(options, ("user", "password", "auth_level"), "an embedded store")
     rest = url.split("://", 1)[1]
@@ -147,24 +147,13 @@ def _open_memory(url: str, namespace: str, database: str, live: bool, options: d
     if name is not None and not set(name) <= _NAME_OK | {"."}:
         raise ValidationError(f"memory store names are letters, digits, '_', '-' and '.': {url!r}")
     engine = acquire("mem", name, None)
-    try:
-        transport = EmbeddedTransport(engine, namespace, database)
-        return SurrealBackend(
-            transport,
-            name="surrealdb-mem",
-            url=f"mem://{name or ''}",
-            namespace=namespace,
-            database=database,
-            facts={"engine": "memory", "durable": False, "shared": name is not None,
-                   "live_queries": live},
-        )
-    except BaseException:
-        release(engine)
-        raise
+    return _embedded_backend(engine, "surrealdb-mem", f"mem://{name or ''}", namespace, database,
+                             {"engine": "memory", "durable": False, "shared": name is not None,
+                              "live_queries": live})
 
 
 def _open_disk(url: str, namespace: str, database: str, live: bool, options: dict) -> SurrealBackend:
-    from .embedded import EmbeddedTransport, acquire, env_sync, release
+    from .embedded import acquire, env_sync, process_sync_state
 
     _refuse(options, ("user", "password", "auth_level"), "an embedded store")
     rest = url.split("://", 1)[1]
@@ -176,19 +165,20 @@ def _open_disk(url: str, namespace: str, database: str, live: bool, options: dic
         durable = env_sync()
     durable = True if durable is None else _bool(durable, "durable")
     engine = acquire("kv", path, durable)
-    try:
-        from .embedded import process_sync_state
+    return _embedded_backend(engine, "surrealdb-kv", f"surrealkv://{path}", namespace, database,
+                             {"engine": "surrealkv", "path": path,
+                              "durable": bool(process_sync_state()), "live_queries": live})
 
+
+def _embedded_backend(engine, name: str, url: str, namespace: str, database: str,
+                      facts: dict) -> SurrealBackend:
+    """A backend over an acquired embedded engine; the engine is released if that fails."""
+    from .embedded import EmbeddedTransport, release
+
+    try:
         transport = EmbeddedTransport(engine, namespace, database)
-        return SurrealBackend(
-            transport,
-            name="surrealdb-kv",
-            url=f"surrealkv://{path}",
-            namespace=namespace,
-            database=database,
-            facts={"engine": "surrealkv", "path": path, "durable": bool(process_sync_state()),
-                   "live_queries": live},
-        )
+        return SurrealBackend(transport, name=name, url=url, namespace=namespace,
+                              database=database, facts=facts)
     except BaseException:
         release(engine)
         raise
