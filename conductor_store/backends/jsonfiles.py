@@ -303,6 +303,13 @@ class _Table:
         self.bad.pop(id, None)
         self.keys.pop(id, None)
 
+    def read(self, id: str, value: Any, key: Optional[tuple]) -> None:
+        """Remember what reading the record file gave (``key`` None: there is no file)."""
+        if key is None:
+            self.drop(id)
+        else:
+            self.put(id, value, key)
+
     def value(self, id: str) -> Any:
         """The cached doc or CorruptRecordError (None: not cached or, if complete, absent)."""
         doc = self.docs.get(id)
@@ -808,11 +815,7 @@ class JsonBackend(Backend):
                 return found
         if pend is not None and (table, id) in pend.keys:
             return self._pending_value(pend, t, table, id)
-        t = self._table(table)
-        if key is None:
-            t.drop(id)
-        else:
-            t.put(id, value, key)
+        self._table(table).read(id, value, key)
         return value
 
     def get(self, table: str, id: str) -> dict | None:
@@ -874,11 +877,7 @@ class JsonBackend(Backend):
                 if type(value) is _Retry:
                     return value
             else:
-                t = self._table(table)
-                if skey is None:
-                    t.drop(id)
-                else:
-                    t.put(id, value, skey)
+                self._table(table).read(id, value, skey)
             out[key] = value
         return out
 
@@ -1063,11 +1062,7 @@ class JsonBackend(Backend):
                 t = tables.get(table)
                 hit, value, skey = self._probe(table, id, t)
                 if not hit:
-                    t = self._table(table)
-                    if skey is None:
-                        t.drop(id)
-                    else:
-                        t.put(id, value, skey)
+                    self._table(table).read(id, value, skey)
                 current[key] = value
                 sizes[key] = None if skey is None else skey[1]
             if checks:
