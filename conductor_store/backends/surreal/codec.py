@@ -152,6 +152,15 @@ def _arg(data: bytes, pos: int, info: int) -> tuple[int, int]:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+def _chunks(data: bytes, pos: int, empty: Any) -> tuple[Any, int]:
+    """An indefinite-length string (text or bytes): chunks up to the 0xFF break."""
+    parts = []
+    while data[pos] != 0xFF:
+        part, pos = _dec(data, pos)
+        parts.append(part)
+    return empty.join(parts), pos + 1
+
+
 def _dec(data: bytes, pos: int) -> tuple[Any, int]:  # noqa: C901
     ib = data[pos]
     pos += 1
@@ -159,11 +168,7 @@ def _dec(data: bytes, pos: int) -> tuple[Any, int]:  # noqa: C901
     if major == 3:
         n, pos = _arg(data, pos, info)
         if n < 0:
-            parts = []
-            while data[pos] != 0xFF:
-                part, pos = _dec(data, pos)
-                parts.append(part)
-            return "".join(parts), pos + 1
+            return _chunks(data, pos, "")
         return data[pos : pos + n].decode("utf-8"), pos + n
     if major == 5:
         n, pos = _arg(data, pos, info)
@@ -215,11 +220,7 @@ def _dec(data: bytes, pos: int) -> tuple[Any, int]:  # noqa: C901
     if major == 2:
         n, pos = _arg(data, pos, info)
         if n < 0:
-            parts = []
-            while data[pos] != 0xFF:
-                part, pos = _dec(data, pos)
-                parts.append(part)
-            return b"".join(parts), pos + 1
+            return _chunks(data, pos, b"")
         return bytes(data[pos : pos + n]), pos + n
     raise DecodeError(f"bad CBOR major type {major}")
 
