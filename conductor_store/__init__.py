@@ -6,9 +6,11 @@
 """
 
 from .backends import register
-from .backends.base import Backend, Change, CommitResult, Write
+from .backends.base import Backend, Change, CommitResult, IndexSpec, Write
 from .errors import (
     BackendUnavailableError,
+    ChangesPrunedError,
+    CommitUnknownError,
     ConflictError,
     CorruptRecordError,
     NotFoundError,
@@ -24,9 +26,12 @@ __all__ = [
     "Backend",
     "BackendUnavailableError",
     "Change",
+    "ChangesPrunedError",
     "CommitResult",
+    "CommitUnknownError",
     "ConflictError",
     "CorruptRecordError",
+    "IndexSpec",
     "NotFoundError",
     "QueryError",
     "Store",

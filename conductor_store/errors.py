@@ -22,6 +22,21 @@ class ValidationError(StoreError, ValueError):
     """A table name, id, project, document or option breaks a rule; nothing was written."""
 
 
+class CommitUnknownError(StoreError):
+    """A commit was sent but its outcome could not be learnt (e.g. the server's reply was lost
+    and it could not be asked again): it may or may not have been applied. Read the records it
+    wrote (or ``changes()``) to find out; never blindly retry a non-idempotent commit."""
+
+
+class ChangesPrunedError(StoreError):
+    """The change log no longer holds the position asked for; ``oldest`` is the lowest seq a
+    caller may still ask for (``changes(since=oldest)``)."""
+
+    def __init__(self, message: str, oldest: int) -> None:
+        super().__init__(message)
+        self.oldest = oldest
+
+
 class QueryError(StoreError, ValueError):
     """A ``where`` / ``order_by`` uses a construct the portable query layer does not support."""
 

@@ -23,13 +23,25 @@ Key = tuple  # (table, id)
 
 
 class Change(NamedTuple):
-    """One record's change in one commit. ``doc`` is the document after it (None for delete)."""
+    """One record's change in one commit. ``doc`` is the document after it (None for delete);
+    ``time`` is the commit's wall-clock time (Unix seconds, UTC) when the backend records it."""
 
     seq: int
     table: str
     id: str
     op: Literal["insert", "update", "delete"]
     doc: Optional[dict]
+    time: Optional[float] = None
+
+
+class IndexSpec(NamedTuple):
+    """An index on one table: equality and range on ``fields`` (dotted paths), in order.
+    ``unique`` indexes make a commit that would give two records the same values raise
+    ``ConflictError`` (records missing one of the fields are not constrained)."""
+
+    table: str
+    fields: tuple
+    unique: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,28 @@ class Backend(ABC):
         self, since: int = 0, tables: list[str] | None = None, limit: int | None = None
     ) -> list[Change]:
         """Changes of commits numbered > ``since``, in commit order (then write order)."""
+
+    def pruned_through(self) -> int:
+        """The highest seq whose changes were removed by :meth:`prune_changes` (0: none)."""
+        return 0
+
+    def prune_changes(self, through: int) -> None:
+        """Forget the change-log entries of commits numbered <= ``through`` (data is kept).
+        The default keeps everything, which is always correct."""
+
+    # -- indexes -------------------------------------------------------------------------
+    def ensure_index(self, spec: IndexSpec) -> None:
+        """Declare an index (idempotent; persisted with the data, seen by every process).
+        Answers never depend on indexes, only their cost does: a backend without them accepts
+        a non-unique one and does nothing (the default), and refuses a unique one."""
+        if spec.unique:
+            from ..errors import StoreError
+
+            raise StoreError(f"the {self.name} backend cannot enforce unique indexes")
+
+    def indexes(self) -> list[IndexSpec]:
+        """The indexes this backend keeps, sorted (the default keeps none)."""
+        return []
 
     # -- lifecycle -----------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
