@@ -32,12 +32,23 @@ _SESSION: bench.Session | None = None
 
 def pytest_addoption(parser):
     group = parser.getgroup("conductor-store benchmarks")
-    group.addoption("--bench-url", action="append", default=[], metavar="URL",
-                    help="also benchmark this store URL (repeatable)")
-    group.addoption("--bench-no-builtins", action="store_true",
-                    help="benchmark only the --bench-url URLs")
-    group.addoption("--bench-records", type=int, default=None, metavar="N",
-                    help="records per comparison (default 2000)")
+    group.addoption(
+        "--bench-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="also benchmark this store URL (repeatable)",
+    )
+    group.addoption(
+        "--bench-no-builtins", action="store_true", help="benchmark only the --bench-url URLs"
+    )
+    group.addoption(
+        "--bench-records",
+        type=int,
+        default=None,
+        metavar="N",
+        help="records per comparison (default 2000)",
+    )
     group.addoption("--bench-full", action="store_true", help="add the 100,000-record scale")
     group.addoption("--bench-quick", action="store_true", help="small counts (smoke run)")
     group.addoption("--bench-json", metavar="FILE", help="write the JSON report here")
@@ -66,7 +77,9 @@ def pytest_generate_tests(metafunc):
     """``step`` is one planned measurement of the kind the test function names in ``KIND``."""
     if "step" not in metafunc.fixturenames:
         return
-    kind = getattr(metafunc.function, "kind", None) or metafunc.module.KIND[metafunc.function.__name__]
+    kind = (
+        getattr(metafunc.function, "kind", None) or metafunc.module.KIND[metafunc.function.__name__]
+    )
     steps = [s for s in get_session(metafunc.config).plan() if s[0] == kind]
     metafunc.parametrize("step", steps, ids=[_id(label) for _, _, label in steps])
 
@@ -86,9 +99,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.write_sep("=", "conductor-store: Store vs raw engine")
     terminalreporter.write_line(bench.scrub(bench.render_text(report), urls))
     if config.getoption("--bench-json"):
-        Path(config.getoption("--bench-json")).write_text(bench.scrub(json.dumps(report, indent=2), urls))
+        Path(config.getoption("--bench-json")).write_text(
+            bench.scrub(json.dumps(report, indent=2), urls)
+        )
     if config.getoption("--bench-docs"):
-        Path(config.getoption("--bench-docs")).write_text(bench.scrub(bench.render_markdown(report), urls))
+        Path(config.getoption("--bench-docs")).write_text(
+            bench.scrub(bench.render_markdown(report), urls)
+        )
 
 
 def pytest_unconfigure(config):

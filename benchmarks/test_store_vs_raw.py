@@ -21,11 +21,18 @@ def _measure(benchmark, session, kind, step):
     benchmark.group = label.split(" at ")[0] if kind == "scaling" else label
 
     def runner(m):
-        benchmark.pedantic(m.store_round, setup=m.reference_round, rounds=max(1, m.rounds),
-                           iterations=1, warmup_rounds=0)
+        benchmark.pedantic(
+            m.store_round,
+            setup=m.reference_round,
+            rounds=max(1, m.rounds),
+            iterations=1,
+            warmup_rounds=0,
+        )
 
     result = session.execute(kind, m, runner)
-    benchmark.extra_info.update({k: v for k, v in result.items() if not isinstance(v, (dict, list))})
+    benchmark.extra_info.update(
+        {k: v for k, v in result.items() if not isinstance(v, (dict, list))}
+    )
     for name, ref in (result.get("refs") or {}).items():
         benchmark.extra_info[f"ratio_vs_{name}"] = ref["ratio"]
     errors = result.get("errors") or ({"store": result["error"]} if result.get("error") else {})

@@ -49,8 +49,18 @@ class AsyncTransaction:
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         await asyncio.to_thread(self._sync.__exit__, exc_type, exc, tb)
 
-    for _name in ("get", "get_many", "insert", "put", "update", "delete", "find", "count",
-                  "commit", "rollback"):
+    for _name in (
+        "get",
+        "get_many",
+        "insert",
+        "put",
+        "update",
+        "delete",
+        "find",
+        "count",
+        "commit",
+        "rollback",
+    ):
         locals()[_name] = _forward(_name)
     del _name
 
@@ -75,7 +85,9 @@ class AsyncStore:
     def transaction(self) -> AsyncTransaction:
         return AsyncTransaction(self._sync.transaction())
 
-    async def atomic(self, fn: Callable[[AsyncTransaction], Awaitable[T]], *, retries: int = 10) -> T:
+    async def atomic(
+        self, fn: Callable[[AsyncTransaction], Awaitable[T]], *, retries: int = 10
+    ) -> T:
         """Like :meth:`Store.atomic` with an ``async`` function: retried on ``ConflictError``."""
         delays = retry_delays(retries)
         while True:
@@ -88,7 +100,19 @@ class AsyncStore:
                     raise
                 await asyncio.sleep(pause)
 
-    for _name in ("insert", "put", "get", "get_many", "update", "delete", "find", "count",
-                  "tables", "changes", "info", "close"):
+    for _name in (
+        "insert",
+        "put",
+        "get",
+        "get_many",
+        "update",
+        "delete",
+        "find",
+        "count",
+        "tables",
+        "changes",
+        "info",
+        "close",
+    ):
         locals()[_name] = _forward(_name)
     del _name

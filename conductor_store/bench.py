@@ -114,7 +114,9 @@ class Engine:
         in the same pseudo-random order by every engine."""
         self.open()
         for start in range(0, records, CHUNK):
-            self.load([(make_id(i), make_doc(i)) for i in range(start, min(records, start + CHUNK))])
+            self.load(
+                [(make_id(i), make_doc(i)) for i in range(start, min(records, start + CHUNK))]
+            )
         self.loaded = self._next = records
         order = list(range(max(records, 1)))
         random.Random(7).shuffle(order)
@@ -358,7 +360,9 @@ class SqliteEngine(Engine):
         return None if row is None else json.loads(row[0])
 
     def update(self, id, changes):
-        cur = self.db.execute("UPDATE t SET doc = json_patch(doc, ?) WHERE id = ?", (json.dumps(changes), id))
+        cur = self.db.execute(
+            "UPDATE t SET doc = json_patch(doc, ?) WHERE id = ?", (json.dumps(changes), id)
+        )
         if cur.rowcount != 1:
             raise KeyError(id)
 
@@ -366,7 +370,8 @@ class SqliteEngine(Engine):
 
     def find(self):
         rows = self.db.execute(
-            f"SELECT doc FROM t WHERE {self._WHERE} ORDER BY id", (FILTER_PARAMS["s"], FILTER_PARAMS["p"])
+            f"SELECT doc FROM t WHERE {self._WHERE} ORDER BY id",
+            (FILTER_PARAMS["s"], FILTER_PARAMS["p"]),
         ).fetchall()
         return len([json.loads(r[0]) for r in rows])
 
@@ -382,7 +387,8 @@ class SqliteEngine(Engine):
         self.db.execute("BEGIN")
         try:
             self.db.executemany(
-                "INSERT INTO t (id, doc) VALUES (?, ?)", [(id, json.dumps(doc)) for id, doc in items]
+                "INSERT INTO t (id, doc) VALUES (?, ?)",
+                [(id, json.dumps(doc)) for id, doc in items],
             )
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -402,15 +408,22 @@ class SurrealEngine(Engine):
         self.db = None
 
     def describe(self, op: str) -> str:
-        return "SDK " + {"get": "select", "insert": "create", "update": "merge", "find": "query",
-                         "count": "query", "tx500": "BEGIN..COMMIT query"}.get(op, op)
+        return "SDK " + {
+            "get": "select",
+            "insert": "create",
+            "update": "merge",
+            "find": "query",
+            "count": "query",
+            "tx500": "BEGIN..COMMIT query",
+        }.get(op, op)
 
     def spec(self) -> dict:
         return {"kind": "surreal", "url": self.url, "ns": self.ns, "database": self.database}
 
     def open(self):
+        from urllib.parse import unquote, urlsplit
+
         import surrealdb
-        from urllib.parse import urlsplit, unquote
 
         parts = urlsplit(self.url)
         if parts.scheme in ("ws", "wss", "http", "https"):
@@ -420,7 +433,9 @@ class SurrealEngine(Engine):
             port = f":{parts.port}" if parts.port else ""
             db = surrealdb.Surreal(f"{parts.scheme}://{host}{port}{path}")
             if parts.username:  # the ws connection itself opens on first use
-                db.signin({"username": unquote(parts.username), "password": unquote(parts.password or "")})
+                db.signin(
+                    {"username": unquote(parts.username), "password": unquote(parts.password or "")}
+                )
         else:
             db = surrealdb.BlockingEmbeddedSurrealConnection(self.url)
             db.connect()
@@ -563,8 +578,14 @@ WORKLOADS: dict[str, Callable[[Engine, int], None]] = {
 }
 READ_OPS = ("get", "find", "count")
 WRITE_OPS = ("update", "insert", "tx500")
-UNITS = {"get": "ops/s", "find": "queries/s", "count": "queries/s", "update": "ops/s",
-         "insert": "ops/s", "tx500": "records/s"}
+UNITS = {
+    "get": "ops/s",
+    "find": "queries/s",
+    "count": "queries/s",
+    "update": "ops/s",
+    "insert": "ops/s",
+    "tx500": "records/s",
+}
 OP_TITLES = {
     "get": "get by id",
     "find": "find with filter",
@@ -630,14 +651,37 @@ class Target:
 
 def builtin_targets() -> list[Target]:
     return [
-        Target("json", "json", "json", options={"durable": True},
-               description="JSON files, durable=True"),
-        Target("json-nosync", "json", "json-nosync", options={"durable": False}, durable=False,
-               description="JSON files, durable=False"),
-        Target("surrealdb-mem", "mem", "surreal-embedded", durable=False, multiprocess=False,
-               persistent=False, description="embedded SurrealDB in memory (mem://)"),
-        Target("surrealkv", "surrealkv", "surreal-embedded", multiprocess=False,
-               description="embedded SurrealDB on disk (surrealkv://)"),
+        Target(
+            "json",
+            "json",
+            "json",
+            options={"durable": True},
+            description="JSON files, durable=True",
+        ),
+        Target(
+            "json-nosync",
+            "json",
+            "json-nosync",
+            options={"durable": False},
+            durable=False,
+            description="JSON files, durable=False",
+        ),
+        Target(
+            "surrealdb-mem",
+            "mem",
+            "surreal-embedded",
+            durable=False,
+            multiprocess=False,
+            persistent=False,
+            description="embedded SurrealDB in memory (mem://)",
+        ),
+        Target(
+            "surrealkv",
+            "surrealkv",
+            "surreal-embedded",
+            multiprocess=False,
+            description="embedded SurrealDB on disk (surrealkv://)",
+        ),
     ]
 
 
@@ -648,11 +692,25 @@ def target_from_url(url: str) -> Target:
     if scheme == "json":
         return Target(name, "json", "json", url=url, description="JSON files at the given path")
     if scheme in ("mem", "memory"):
-        return Target(name, scheme, "surreal-embedded", url=url, durable=False, multiprocess=False,
-                      persistent=False, description="embedded SurrealDB in memory")
+        return Target(
+            name,
+            scheme,
+            "surreal-embedded",
+            url=url,
+            durable=False,
+            multiprocess=False,
+            persistent=False,
+            description="embedded SurrealDB in memory",
+        )
     if scheme in ("surrealkv", "file"):
-        return Target(name, scheme, "surreal-embedded", url=url, multiprocess=False,
-                      description="embedded SurrealDB on disk")
+        return Target(
+            name,
+            scheme,
+            "surreal-embedded",
+            url=url,
+            multiprocess=False,
+            description="embedded SurrealDB on disk",
+        )
     if scheme in ("ws", "wss", "http", "https"):
         return Target(name, scheme, "surreal-remote", url=url, description="remote SurrealDB")
     return Target(name, scheme, "custom", url=url, description=f"custom backend ({scheme}://)")
@@ -669,13 +727,22 @@ def _slug(text: str) -> str:
 class Settings:
     records: int = 2000
     rounds: int = 9
-    n: dict = field(default_factory=lambda: {
-        "get": 200, "find": 3, "count": 3, "update": 20, "insert": 20, "tx500": 500})
+    n: dict = field(
+        default_factory=lambda: {
+            "get": 200,
+            "find": 3,
+            "count": 3,
+            "update": 20,
+            "insert": 20,
+            "tx500": 500,
+        }
+    )
     tx_rounds: int = 5
     scales: tuple = (1000, 10000)
     scale_rounds: int = 5
-    scale_n: dict = field(default_factory=lambda: {
-        "get": 200, "insert": 20, "update": 20, "find": 1, "count": 1})
+    scale_n: dict = field(
+        default_factory=lambda: {"get": 200, "insert": 20, "update": 20, "find": 1, "count": 1}
+    )
     cold_runs: int = 7
     procs: tuple = (1, 2, 4)
     per_proc: int = 60
@@ -683,13 +750,25 @@ class Settings:
     full: bool = False
 
     @classmethod
-    def make(cls, *, records: int | None = None, quick: bool = False, full: bool = False) -> "Settings":
+    def make(
+        cls, *, records: int | None = None, quick: bool = False, full: bool = False
+    ) -> "Settings":
         if quick:
             r = records or 200
-            s = cls(records=r, rounds=3, tx_rounds=1, scales=(r, 10 * r), scale_rounds=3,
-                    cold_runs=2, procs=(1, 2), per_proc=10, quick=True, full=full,
-                    n={"get": 100, "find": 2, "count": 2, "update": 8, "insert": 8, "tx500": 500},
-                    scale_n={"get": 50, "insert": 10, "update": 10, "find": 1, "count": 1})
+            s = cls(
+                records=r,
+                rounds=3,
+                tx_rounds=1,
+                scales=(r, 10 * r),
+                scale_rounds=3,
+                cold_runs=2,
+                procs=(1, 2),
+                per_proc=10,
+                quick=True,
+                full=full,
+                n={"get": 100, "find": 2, "count": 2, "update": 8, "insert": 8, "tx500": 500},
+                scale_n={"get": 50, "insert": 10, "update": 10, "find": 1, "count": 1},
+            )
         else:
             s = cls(records=records or 2000, full=full)
         if full:
@@ -802,7 +881,9 @@ class OpComparison(Measurement):
         self.first_pass: dict[str, float] = {}
 
     def prepare(self) -> None:
-        self.engines = self.session.engine_set(self.target, "read" if self.op in READ_OPS else "write")
+        self.engines = self.session.engine_set(
+            self.target, "read" if self.op in READ_OPS else "write"
+        )
         self.errors.update(self.engines.errors)
         active = {}
         for name, eng in [("store", self.engines.store), *self.engines.refs.items()]:
@@ -864,14 +945,21 @@ class OpComparison(Measurement):
             "ratio": ratio.get("raw"),
             "sqlite": sql,
             "vs_sqlite": ratio.get("sqlite"),
-            "refs": {name: {"label": refs[name].label, "rate": rate, "ratio": ratio.get(name)}
-                     for name, rate in rates.items() if name not in ("store", "raw", "sqlite")},
+            "refs": {
+                name: {"label": refs[name].label, "rate": rate, "ratio": ratio.get(name)}
+                for name, rate in rates.items()
+                if name not in ("store", "raw", "sqlite")
+            },
             # get only: the untimed warm-up pass, the first read of every record since open
-            "first_pass": None if not self.first_pass else {
-                "store": self.first_pass.get("store"), "raw": self.first_pass.get("raw"),
+            "first_pass": None
+            if not self.first_pass
+            else {
+                "store": self.first_pass.get("store"),
+                "raw": self.first_pass.get("raw"),
                 "sqlite": self.first_pass.get("sqlite"),
                 "ratio": _ratio(self.first_pass.get("store"), self.first_pass.get("raw")),
-                "vs_sqlite": _ratio(self.first_pass.get("store"), self.first_pass.get("sqlite"))},
+                "vs_sqlite": _ratio(self.first_pass.get("store"), self.first_pass.get("sqlite")),
+            },
             "errors": dict(self.errors),
         }
 
@@ -890,8 +978,14 @@ def child_env(root: str, **extra: str | None) -> dict:
 
 def _run_python(code: str, cwd: str, timeout: float = 120, url: str | None = None) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=child_env(cwd, CONDUCTOR_BENCH_URL=url))
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=child_env(cwd, CONDUCTOR_BENCH_URL=url),
+    )
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
@@ -940,19 +1034,25 @@ class ColdStart(Measurement):
                 self.errors[name] = _short_error(exc)
                 continue
             if isinstance(eng, FilesEngine):
-                self.codes[name] = ("import json\n"
-                                    f"with open({os.path.join(eng.dir, probe + '.json')!r}, 'rb') as f:\n"
-                                    "    d = json.loads(f.read())\n")
+                self.codes[name] = (
+                    "import json\n"
+                    f"with open({os.path.join(eng.dir, probe + '.json')!r}, 'rb') as f:\n"
+                    "    d = json.loads(f.read())\n"
+                )
             elif isinstance(eng, SqliteEngine):
-                self.codes[name] = ("import json, sqlite3\n"
-                                    f"c = sqlite3.connect({eng.path!r})\n"
-                                    f"row = c.execute('SELECT doc FROM t WHERE id = ?', ({probe!r},))\n"
-                                    "d = json.loads(row.fetchone()[0])\n")
+                self.codes[name] = (
+                    "import json, sqlite3\n"
+                    f"c = sqlite3.connect({eng.path!r})\n"
+                    f"row = c.execute('SELECT doc FROM t WHERE id = ?', ({probe!r},))\n"
+                    "d = json.loads(row.fetchone()[0])\n"
+                )
             elif isinstance(eng, SurrealEngine) and not eng.url.startswith(("ws", "http")):
-                self.codes[name] = ("import surrealdb\n"
-                                    f"db = surrealdb.BlockingEmbeddedSurrealConnection({eng.url!r})\n"
-                                    f"db.connect(); db.use({eng.ns!r}, {eng.database!r})\n"
-                                    f"d = db.select(surrealdb.RecordID({TABLE!r}, {probe!r}))\n")
+                self.codes[name] = (
+                    "import surrealdb\n"
+                    f"db = surrealdb.BlockingEmbeddedSurrealConnection({eng.url!r})\n"
+                    f"db.connect(); db.use({eng.ns!r}, {eng.database!r})\n"
+                    f"d = db.select(surrealdb.RecordID({TABLE!r}, {probe!r}))\n"
+                )
             if name == "raw":
                 self.raw_label = eng.describe("get")
         self.codes["python"] = "pass"
@@ -981,7 +1081,10 @@ class ColdStart(Measurement):
         self._time("store")
 
     def result(self) -> dict:
-        ms = {name: (None if not ts else 1000 * statistics.median(ts)) for name, ts in self.times.items()}
+        ms = {
+            name: (None if not ts else 1000 * statistics.median(ts))
+            for name, ts in self.times.items()
+        }
         return {
             "target": self.target.name,
             "family": self.target.family,
@@ -991,7 +1094,9 @@ class ColdStart(Measurement):
             "store_ms": ms["store"],
             "raw_engine": self.raw_label,
             "raw_ms": ms["raw"],
-            "ratio": _paired_ratio(self.times["store"], self.times["raw"]),  # speed: raw time / store time
+            "ratio": _paired_ratio(
+                self.times["store"], self.times["raw"]
+            ),  # speed: raw time / store time
             "sqlite_ms": ms["sqlite"],
             "python_ms": ms["python"],
             "errors": dict(self.errors),
@@ -1000,7 +1105,9 @@ class ColdStart(Measurement):
 
 def help_command() -> list[str]:
     """The installed ``conductor-store`` console script next to this interpreter."""
-    exe = Path(sys.executable).parent / ("conductor-store.exe" if os.name == "nt" else "conductor-store")
+    exe = Path(sys.executable).parent / (
+        "conductor-store.exe" if os.name == "nt" else "conductor-store"
+    )
     if exe.exists():
         return [str(exe), "--help"]
     found = shutil.which("conductor-store")
@@ -1022,11 +1129,18 @@ class HelpStartup(Measurement):
 
     def _run(self, cmd: list[str]) -> float:
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=self.session.root, capture_output=True, timeout=60,
-                              env=child_env(self.session.root))
+        proc = subprocess.run(
+            cmd,
+            cwd=self.session.root,
+            capture_output=True,
+            timeout=60,
+            env=child_env(self.session.root),
+        )
         elapsed = time.perf_counter() - t0
         if proc.returncode != 0:
-            raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.decode(errors='replace')[-200:]}")
+            raise RuntimeError(
+                f"exit {proc.returncode}: {proc.stderr.decode(errors='replace')[-200:]}"
+            )
         return elapsed
 
     def prepare(self) -> None:
@@ -1047,7 +1161,10 @@ class HelpStartup(Measurement):
             self.errors["store"] = _short_error(exc)
 
     def result(self) -> dict:
-        ms = {name: (None if not ts else 1000 * statistics.median(ts)) for name, ts in self.times.items()}
+        ms = {
+            name: (None if not ts else 1000 * statistics.median(ts))
+            for name, ts in self.times.items()
+        }
         cmd = self.cmd[0] if self.cmd[0] != sys.executable else "python -m conductor_store.cli"
         return {
             "target": "cli",
@@ -1096,8 +1213,9 @@ class Concurrency(Measurement):
         if spec is None:
             return
         try:
-            rate = run_writers(spec, self.procs, self.per_proc, prefix=f"c{self.done[name]}",
-                               cwd=self.session.root)
+            rate = run_writers(
+                spec, self.procs, self.per_proc, prefix=f"c{self.done[name]}", cwd=self.session.root
+            )
             self.rates[name].append(rate)
             self.done[name] += self.procs * self.per_proc
         except Exception as exc:  # noqa: BLE001
@@ -1121,7 +1239,9 @@ class Concurrency(Measurement):
                     self.verified[name] = eng.count_all() == self.done[name]
                     if not self.verified[name]:
                         found = eng.count_all()
-                        self.errors[name] = f"lost writes: {found} records, {self.done[name]} written"
+                        self.errors[name] = (
+                            f"lost writes: {found} records, {self.done[name]} written"
+                        )
                 finally:
                     eng.close()
             except Exception as exc:  # noqa: BLE001
@@ -1149,17 +1269,26 @@ class Concurrency(Measurement):
         }
 
 
-def run_writers(spec: dict, procs: int, per_proc: int, prefix: str, cwd: str, timeout: float = 120) -> float:
+def run_writers(
+    spec: dict, procs: int, per_proc: int, prefix: str, cwd: str, timeout: float = 120
+) -> float:
     """Start ``procs`` worker processes on ``spec``; once all have opened, let them insert
     ``per_proc`` records each; return total inserts per second over the common interval."""
     workers = []
     try:
         for k in range(procs):
             job = dict(spec, prefix=f"{prefix}w{k}", m=per_proc)
-            workers.append(subprocess.Popen(
-                [sys.executable, "-m", "conductor_store.bench", "--worker"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
-                env=child_env(cwd, CONDUCTOR_BENCH_JOB=json.dumps(job))))
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "conductor_store.bench", "--worker"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    cwd=cwd,
+                    env=child_env(cwd, CONDUCTOR_BENCH_JOB=json.dumps(job)),
+                )
+            )
         deadline = time.monotonic() + timeout
         for w in workers:
             line = w.stdout.readline()
@@ -1217,8 +1346,10 @@ class Scaling(Measurement):
         self.n = session.settings.scale_n[op]
         # scans: more queries at the smaller sizes (up to 10×), so every round is long enough
         # to time well; costs are per operation all the same
-        self.ns = {x: self.n * (min(10, self.scales[-1] // x) if op in ("find", "count") else 1)
-                   for x in self.scales}
+        self.ns = {
+            x: self.n * (min(10, self.scales[-1] // x) if op in ("find", "count") else 1)
+            for x in self.scales
+        }
         self.rounds = session.settings.scale_rounds
         self.label = f"{target.name}: {op} at {', '.join(f'{x:,}' for x in self.scales)} records"
         self.times: dict[int, list[float]] = {x: [] for x in self.scales}
@@ -1259,13 +1390,20 @@ class Scaling(Measurement):
         costs = []
         for scale in self.scales:
             med = _median(self.times[scale])
-            costs.append({"records": scale, "ops_per_round": self.ns[scale],
-                          "us_per_op": None if med is None else 1e6 * med})
+            costs.append(
+                {
+                    "records": scale,
+                    "ops_per_round": self.ns[scale],
+                    "us_per_op": None if med is None else 1e6 * med,
+                }
+            )
         growth = []
         for a, b in zip(self.scales, self.scales[1:]):
             ta, tb = self.times[a], self.times[b]
             pairs = [y / x for x, y in zip(ta, tb) if x > 0]
-            growth.append({"from": a, "to": b, "factor": statistics.median(pairs) if pairs else None})
+            growth.append(
+                {"from": a, "to": b, "factor": statistics.median(pairs) if pairs else None}
+            )
         return {
             "target": self.target.name,
             "family": self.target.family,
@@ -1291,13 +1429,31 @@ class Session:
         self._scale_engines: dict[tuple, Engine] = {}
         self.report: dict[str, Any] = {
             "machine": machine_info(self.root),
-            "settings": {"records": settings.records, "quick": settings.quick, "full": settings.full,
-                         "scales": list(settings.scales), "rounds": settings.rounds,
-                         "ops_per_round": dict(settings.n), "procs": list(settings.procs),
-                         "per_proc": settings.per_proc, "cold_runs": settings.cold_runs},
-            "targets": [{"name": t.name, "url": t.shown_url, "family": t.family,
-                         "description": t.description} for t in targets],
-            "results": [], "startup": [], "concurrency": [], "scaling": [], "checks": [],
+            "settings": {
+                "records": settings.records,
+                "quick": settings.quick,
+                "full": settings.full,
+                "scales": list(settings.scales),
+                "rounds": settings.rounds,
+                "ops_per_round": dict(settings.n),
+                "procs": list(settings.procs),
+                "per_proc": settings.per_proc,
+                "cold_runs": settings.cold_runs,
+            },
+            "targets": [
+                {
+                    "name": t.name,
+                    "url": t.shown_url,
+                    "family": t.family,
+                    "description": t.description,
+                }
+                for t in targets
+            ],
+            "results": [],
+            "startup": [],
+            "concurrency": [],
+            "scaling": [],
+            "checks": [],
         }
 
     # -- locations and engines -------------------------------------------------------------
@@ -1339,7 +1495,9 @@ class Session:
             if target.scheme in ("mem", "memory"):
                 refs["raw"] = SurrealEngine("mem://", database=f"raw{self._counter}")
             else:
-                refs["raw"] = SurrealEngine("surrealkv://" + stem + "-kv", database=f"raw{self._counter}")
+                refs["raw"] = SurrealEngine(
+                    "surrealkv://" + stem + "-kv", database=f"raw{self._counter}"
+                )
         elif target.family == "surreal-remote":
             refs["raw"] = SurrealEngine(target.url, database=f"raw_{os.getpid()}_{self._counter}")
         refs["sqlite"] = SqliteEngine(stem + ".sqlite", "FULL" if target.durable else "NORMAL")
@@ -1391,25 +1549,42 @@ class Session:
         steps: list[tuple[str, Callable[[], Measurement], str]] = []
         for t in self.targets:
             for op in (*READ_OPS, *WRITE_OPS):
-                steps.append(("results", lambda t=t, op=op: OpComparison(self, t, op),
-                              f"{t.name}: {OP_TITLES[op]}"))
+                steps.append(
+                    (
+                        "results",
+                        lambda t=t, op=op: OpComparison(self, t, op),
+                        f"{t.name}: {OP_TITLES[op]}",
+                    )
+                )
             if not (st.quick and t.family.startswith("surreal")):  # ~0.5 s a process
                 steps.append(("startup", lambda t=t: ColdStart(self, t), f"{t.name}: cold start"))
             if t.multiprocess:
                 for p in st.procs:
-                    steps.append(("concurrency", lambda t=t, p=p: Concurrency(self, t, p),
-                                  f"{t.name}: {p} concurrent writers"))
+                    steps.append(
+                        (
+                            "concurrency",
+                            lambda t=t, p=p: Concurrency(self, t, p),
+                            f"{t.name}: {p} concurrent writers",
+                        )
+                    )
             sizes = ", ".join(f"{x:,}" for x in st.scales)
             for op in Scaling.OPS:
-                steps.append(("scaling", lambda t=t, op=op: Scaling(self, t, op),
-                              f"{t.name}: {op} at {sizes} records"))
+                steps.append(
+                    (
+                        "scaling",
+                        lambda t=t, op=op: Scaling(self, t, op),
+                        f"{t.name}: {op} at {sizes} records",
+                    )
+                )
         steps.append(("startup", lambda: HelpStartup(self), "conductor-store --help"))
         return steps
 
     def add(self, kind: str, result: dict) -> None:
         self.report[kind].append(result)
 
-    def execute(self, kind: str, m: Measurement, runner: Callable[[Measurement], None] | None = None) -> dict:
+    def execute(
+        self, kind: str, m: Measurement, runner: Callable[[Measurement], None] | None = None
+    ) -> dict:
         """Prepare ``m``, run its rounds (by default references then Store, ``m.rounds`` times;
         pytest passes a ``runner`` handing them to ``benchmark.pedantic``), record its result."""
         target = getattr(m, "target", None)
@@ -1458,28 +1633,48 @@ def _find_row(report: dict, target: str, op: str) -> dict | None:
     return None
 
 
-def _check(name: str, figure: str, measured: float | None, threshold: float, *, unit: str,
-           detail: str, higher_is_better: bool = True, error: str | None = None,
-           row: tuple | None = None) -> dict:
+def _check(
+    name: str,
+    figure: str,
+    measured: float | None,
+    threshold: float,
+    *,
+    unit: str,
+    detail: str,
+    higher_is_better: bool = True,
+    error: str | None = None,
+    row: tuple | None = None,
+) -> dict:
     """``row``: the (target, op) of the results table the check belongs to, if any."""
     if measured is None:
         reached = None
     else:
         reached = measured >= threshold if higher_is_better else measured <= threshold
-    return {"name": name, "figure": figure, "measured": measured, "threshold": threshold,
-            "unit": unit, "reached": reached, "detail": detail, "error": error,
-            "row": list(row) if row else None}
+    return {
+        "name": name,
+        "figure": figure,
+        "measured": measured,
+        "threshold": threshold,
+        "unit": unit,
+        "reached": reached,
+        "detail": detail,
+        "error": error,
+        "row": list(row) if row else None,
+    }
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
     return "n/a" if x is None else f"{x:,.{digits}f}"
 
 
-def _ratio_check(report: dict, name: str, figure: str, target: str, op: str, ref: str,
-                 threshold: float) -> dict:
+def _ratio_check(
+    report: dict, name: str, figure: str, target: str, op: str, ref: str, threshold: float
+) -> dict:
     row = _find_row(report, target, op)
     if row is None:
-        return _check(name, figure, None, threshold, unit="×", detail="not measured", row=(target, op))
+        return _check(
+            name, figure, None, threshold, unit="×", detail="not measured", row=(target, op)
+        )
     if ref in ("raw", "sqlite"):
         ref_rate, ref_label = row[ref], (row["raw_engine"] if ref == "raw" else "sqlite3")
         ratio = row["ratio"] if ref == "raw" else row["vs_sqlite"]
@@ -1487,9 +1682,13 @@ def _ratio_check(report: dict, name: str, figure: str, target: str, op: str, ref
         info = row["refs"].get(ref) or {}
         ref_rate, ref_label, ratio = info.get("rate"), info.get("label", ref), info.get("ratio")
     err = row["errors"].get("store") or row["errors"].get(ref)
-    detail = (f"Store {_fmt(row['store'], 0)} {row['unit']} vs {ref_label} {_fmt(ref_rate, 0)} "
-              f"{row['unit']} = {_fmt(ratio)}× (need ≥ {threshold}×; {row['records']:,} records)")
-    return _check(name, figure, ratio, threshold, unit="×", detail=detail, error=err, row=(target, op))
+    detail = (
+        f"Store {_fmt(row['store'], 0)} {row['unit']} vs {ref_label} {_fmt(ref_rate, 0)} "
+        f"{row['unit']} = {_fmt(ratio)}× (need ≥ {threshold}×; {row['records']:,} records)"
+    )
+    return _check(
+        name, figure, ratio, threshold, unit="×", detail=detail, error=err, row=(target, op)
+    )
 
 
 def evaluate_checks(report: dict) -> list[dict]:
@@ -1498,48 +1697,120 @@ def evaluate_checks(report: dict) -> list[dict]:
     for name, t in targets.items():
         fam = t["family"]
         if fam == "json":
-            checks.append(_ratio_check(
-                report, f"{name}: commit vs fsync", "JSON durable: single-record commit ≥ 0.4 × one "
-                "100-byte write+fsync", name, "insert", "fsync100", 0.4))
-            checks.append(_ratio_check(
-                report, f"{name}: tx500 vs small files", "JSON durable: 500-record transaction ≥ 0.6 × "
-                "creating 500 small files (no fsync)", name, "tx500", "files500", 0.6))
-            checks.append(_ratio_check(
-                report, f"{name}: get vs file read", "JSON durable: get ≥ raw open+read+json.loads of "
-                "one file", name, "get", "raw", 1.0))
+            checks.append(
+                _ratio_check(
+                    report,
+                    f"{name}: commit vs fsync",
+                    "JSON durable: single-record commit ≥ 0.4 × one 100-byte write+fsync",
+                    name,
+                    "insert",
+                    "fsync100",
+                    0.4,
+                )
+            )
+            checks.append(
+                _ratio_check(
+                    report,
+                    f"{name}: tx500 vs small files",
+                    "JSON durable: 500-record transaction ≥ 0.6 × "
+                    "creating 500 small files (no fsync)",
+                    name,
+                    "tx500",
+                    "files500",
+                    0.6,
+                )
+            )
+            checks.append(
+                _ratio_check(
+                    report,
+                    f"{name}: get vs file read",
+                    "JSON durable: get ≥ raw open+read+json.loads of one file",
+                    name,
+                    "get",
+                    "raw",
+                    1.0,
+                )
+            )
             row = _find_row(report, name, "find")
             qps = row["store"] if row else None
-            checks.append(_check(
-                f"{name}: repeated find", "JSON durable: repeated find over 2,000 unchanged records "
-                "≥ 300 queries/s", qps, 300, unit="queries/s",
-                detail=("not measured" if row is None else
-                        f"{_fmt(qps, 0)} queries/s over {row['records']:,} unchanged records "
-                        f"(~{expected_matches(row['records'])} matches each)"),
-                error=row["errors"].get("store") if row else None, row=(name, "find")))
-            if tinydb_available() or any("tinydb" in (r.get("refs") or {}) for r in report["results"]):
-                checks.append(_ratio_check(
-                    report, f"{name}: insert vs TinyDB", "JSON durable: inserts ≥ 5 × TinyDB's on the "
-                    "same workload", name, "insert", "tinydb", 5.0))
+            checks.append(
+                _check(
+                    f"{name}: repeated find",
+                    "JSON durable: repeated find over 2,000 unchanged records ≥ 300 queries/s",
+                    qps,
+                    300,
+                    unit="queries/s",
+                    detail=(
+                        "not measured"
+                        if row is None
+                        else f"{_fmt(qps, 0)} queries/s over {row['records']:,} unchanged records "
+                        f"(~{expected_matches(row['records'])} matches each)"
+                    ),
+                    error=row["errors"].get("store") if row else None,
+                    row=(name, "find"),
+                )
+            )
+            if tinydb_available() or any(
+                "tinydb" in (r.get("refs") or {}) for r in report["results"]
+            ):
+                checks.append(
+                    _ratio_check(
+                        report,
+                        f"{name}: insert vs TinyDB",
+                        "JSON durable: inserts ≥ 5 × TinyDB's on the same workload",
+                        name,
+                        "insert",
+                        "tinydb",
+                        5.0,
+                    )
+                )
         if fam == "surreal-embedded":
             for op in ("insert", "get", "update", "tx500"):
-                checks.append(_ratio_check(
-                    report, f"{name}: {op} vs SDK", f"SurrealDB embedded: Store {OP_TITLES[op]} ≥ 0.9 × "
-                    "the same calls on the SDK", name, op, "raw", 0.9))
+                checks.append(
+                    _ratio_check(
+                        report,
+                        f"{name}: {op} vs SDK",
+                        f"SurrealDB embedded: Store {OP_TITLES[op]} ≥ 0.9 × "
+                        "the same calls on the SDK",
+                        name,
+                        op,
+                        "raw",
+                        0.9,
+                    )
+                )
     for row in report["startup"]:
         if row.get("family") == "json":
-            checks.append(_check(
-                f"{row['target']}: cold start", "import conductor_store + open a JSON store + one get, "
-                "fresh process ≤ 150 ms", row["store_ms"], 150, unit="ms", higher_is_better=False,
-                detail=(f"{_fmt(row['store_ms'], 0)} ms median of {row['runs']} (bare python -c pass: "
-                        f"{_fmt(row['python_ms'], 0)} ms; raw file read: {_fmt(row['raw_ms'], 0)} ms)"),
-                error=row["errors"].get("store")))
+            checks.append(
+                _check(
+                    f"{row['target']}: cold start",
+                    "import conductor_store + open a JSON store + one get, fresh process ≤ 150 ms",
+                    row["store_ms"],
+                    150,
+                    unit="ms",
+                    higher_is_better=False,
+                    detail=(
+                        f"{_fmt(row['store_ms'], 0)} ms median of {row['runs']} (bare python -c pass: "
+                        f"{_fmt(row['python_ms'], 0)} ms; raw file read: {_fmt(row['raw_ms'], 0)} ms)"
+                    ),
+                    error=row["errors"].get("store"),
+                )
+            )
         if row["target"] == "cli":
-            checks.append(_check(
-                "cli: --help", "conductor-store --help ≤ 300 ms", row["store_ms"], 300, unit="ms",
-                higher_is_better=False,
-                detail=(f"{_fmt(row['store_ms'], 0)} ms median of {row['runs']} "
-                        f"(bare python -c pass: {_fmt(row['python_ms'], 0)} ms)"),
-                error=row["errors"].get("store")))
+            checks.append(
+                _check(
+                    "cli: --help",
+                    "conductor-store --help ≤ 300 ms",
+                    row["store_ms"],
+                    300,
+                    unit="ms",
+                    higher_is_better=False,
+                    detail=(
+                        f"{_fmt(row['store_ms'], 0)} ms median of {row['runs']} "
+                        f"(bare python -c pass: {_fmt(row['python_ms'], 0)} ms)"
+                    ),
+                    error=row["errors"].get("store"),
+                )
+            )
     checks.extend(scaling_checks(report))
     return checks
 
@@ -1556,23 +1827,43 @@ def scaling_checks(report: dict) -> list[dict]:
         known = [g for g in row["growth"] if g["factor"] is not None]
         if not row["growth"]:
             continue
-        costs_txt = ", ".join(f"{c['records']:,}: {_fmt(c['us_per_op'], 1)} µs" for c in row["costs"])
+        costs_txt = ", ".join(
+            f"{c['records']:,}: {_fmt(c['us_per_op'], 1)} µs" for c in row["costs"]
+        )
         parts = ", ".join(f"{g['from']:,}→{g['to']:,}: ×{_fmt(g['factor'])}" for g in row["growth"])
         detail = f"{costs_txt} per op ({parts}, median of paired rounds)"
         err = next(iter(row["errors"].values()), None)
         if op in FLAT_OPS:
             complete = len(known) == len(row["growth"])
             worst = max((g["factor"] for g in known), default=None) if complete else None
-            out.append(_check(f"{target}: {op} stays flat", f"per-operation cost of {op} stays flat "
-                              f"(≤ ×{FLAT_LIMIT} per 10× records)", worst, FLAT_LIMIT, unit="×",
-                              higher_is_better=False, detail=detail, error=err))
+            out.append(
+                _check(
+                    f"{target}: {op} stays flat",
+                    f"per-operation cost of {op} stays flat (≤ ×{FLAT_LIMIT} per 10× records)",
+                    worst,
+                    FLAT_LIMIT,
+                    unit="×",
+                    higher_is_better=False,
+                    detail=detail,
+                    error=err,
+                )
+            )
         else:
             norm = [g["factor"] / (g["to"] / g["from"]) for g in known]  # 1.0 = exactly linear
             worst = max(norm, default=None) if len(known) == len(row["growth"]) else None
-            out.append(_check(f"{target}: {op} grows ≤ linearly", f"{op} cost grows at most linearly "
-                              f"with records (growth ≤ {LINEAR_SLACK} × the size factor)", worst,
-                              LINEAR_SLACK, unit="× linear", higher_is_better=False, detail=detail,
-                              error=err))
+            out.append(
+                _check(
+                    f"{target}: {op} grows ≤ linearly",
+                    f"{op} cost grows at most linearly "
+                    f"with records (growth ≤ {LINEAR_SLACK} × the size factor)",
+                    worst,
+                    LINEAR_SLACK,
+                    unit="× linear",
+                    higher_is_better=False,
+                    detail=detail,
+                    error=err,
+                )
+            )
     return out
 
 
@@ -1587,10 +1878,13 @@ def _loadavg() -> list[float] | None:
 
 
 def machine_info(path: str | None = None) -> dict:
-    info: dict[str, Any] = {"python": platform.python_version(),
-                            "implementation": platform.python_implementation(),
-                            "platform": platform.platform(), "cores": os.cpu_count(),
-                            "load_before": _loadavg()}
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cores": os.cpu_count(),
+        "load_before": _loadavg(),
+    }
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -1606,11 +1900,16 @@ def machine_info(path: str | None = None) -> dict:
     except (OSError, StopIteration, ValueError):
         pass
     try:
-        out = subprocess.run(["df", "-T", path or tempfile.gettempdir()], capture_output=True,
-                             text=True, timeout=10).stdout.splitlines()
+        out = subprocess.run(
+            ["df", "-T", path or tempfile.gettempdir()], capture_output=True, text=True, timeout=10
+        ).stdout.splitlines()
         fields = out[-1].split()
-        info["disk"] = {"device": fields[0], "filesystem": fields[1], "mount": fields[-1],
-                        "path": path or tempfile.gettempdir()}
+        info["disk"] = {
+            "device": fields[0],
+            "filesystem": fields[1],
+            "mount": fields[-1],
+            "path": path or tempfile.gettempdir(),
+        }
     except Exception:  # noqa: BLE001
         pass
     versions = {"sqlite": sqlite3.sqlite_version}
@@ -1663,22 +1962,70 @@ def result_rows(report: dict) -> list[list[str]]:
     rows = []
     for r in report["results"]:
         checks = "; ".join(_short_check(c) for c in keyed.get((r["target"], r["op"]), []))
-        rows.append([r["target"], r["title"], f"{r['records']:,}", r["unit"], _rate_txt(r["store"]),
-                     r["raw_engine"] or "—", _rate_txt(r["raw"]), _ratio_txt(r["ratio"]),
-                     _rate_txt(r["sqlite"]), _ratio_txt(r["vs_sqlite"]), checks])
+        rows.append(
+            [
+                r["target"],
+                r["title"],
+                f"{r['records']:,}",
+                r["unit"],
+                _rate_txt(r["store"]),
+                r["raw_engine"] or "—",
+                _rate_txt(r["raw"]),
+                _ratio_txt(r["ratio"]),
+                _rate_txt(r["sqlite"]),
+                _ratio_txt(r["vs_sqlite"]),
+                checks,
+            ]
+        )
         for ref in r["refs"].values():
-            rows.append(["", f"  vs {ref['label']}", "", "", "", ref["label"], _rate_txt(ref["rate"]),
-                         _ratio_txt(ref["ratio"]), "", "", ""])
+            rows.append(
+                [
+                    "",
+                    f"  vs {ref['label']}",
+                    "",
+                    "",
+                    "",
+                    ref["label"],
+                    _rate_txt(ref["rate"]),
+                    _ratio_txt(ref["ratio"]),
+                    "",
+                    "",
+                    "",
+                ]
+            )
         fp = r.get("first_pass")
         if fp:
-            rows.append(["", "  first get of each record", "", r["unit"], _rate_txt(fp["store"]),
-                         r["raw_engine"] or "—", _rate_txt(fp["raw"]), _ratio_txt(fp["ratio"]),
-                         _rate_txt(fp["sqlite"]), _ratio_txt(fp["vs_sqlite"]), "(one pass, info)"])
+            rows.append(
+                [
+                    "",
+                    "  first get of each record",
+                    "",
+                    r["unit"],
+                    _rate_txt(fp["store"]),
+                    r["raw_engine"] or "—",
+                    _rate_txt(fp["raw"]),
+                    _ratio_txt(fp["ratio"]),
+                    _rate_txt(fp["sqlite"]),
+                    _ratio_txt(fp["vs_sqlite"]),
+                    "(one pass, info)",
+                ]
+            )
     return rows
 
 
-RESULT_HEADER = ["backend", "operation", "records", "unit", "Store", "raw engine", "raw",
-                 "ratio", "sqlite3", "vs sqlite", "check"]
+RESULT_HEADER = [
+    "backend",
+    "operation",
+    "records",
+    "unit",
+    "Store",
+    "raw engine",
+    "raw",
+    "ratio",
+    "sqlite3",
+    "vs sqlite",
+    "check",
+]
 
 
 def _text_table(header: list[str], rows: list[list[str]]) -> str:
@@ -1697,53 +2044,118 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 def startup_rows(report: dict) -> list[list[str]]:
     rows = []
     for r in report["startup"]:
-        rows.append([r["target"], r["what"], _fmt(r["store_ms"], 0), r.get("raw_engine") or "—",
-                     _fmt(r.get("raw_ms"), 0), _ratio_txt(r.get("ratio")), _fmt(r.get("sqlite_ms"), 0),
-                     _fmt(r["python_ms"], 0)])
+        rows.append(
+            [
+                r["target"],
+                r["what"],
+                _fmt(r["store_ms"], 0),
+                r.get("raw_engine") or "—",
+                _fmt(r.get("raw_ms"), 0),
+                _ratio_txt(r.get("ratio")),
+                _fmt(r.get("sqlite_ms"), 0),
+                _fmt(r["python_ms"], 0),
+            ]
+        )
     return rows
 
 
-STARTUP_HEADER = ["backend", "what", "Store ms", "raw engine", "raw ms", "ratio", "sqlite3 ms",
-                  "python -c pass ms"]
+STARTUP_HEADER = [
+    "backend",
+    "what",
+    "Store ms",
+    "raw engine",
+    "raw ms",
+    "ratio",
+    "sqlite3 ms",
+    "python -c pass ms",
+]
 
 
 def concurrency_rows(report: dict) -> list[list[str]]:
     rows = []
     for r in report["concurrency"]:
         ok = "yes" if r["verified"].get("store") else ("NO" if "store" in r["verified"] else "—")
-        rows.append([r["target"], str(r["procs"]), str(r["per_proc"]), _rate_txt(r["store"]),
-                     r["raw_engine"] or "—", _rate_txt(r["raw"]), _ratio_txt(r["ratio"]),
-                     _rate_txt(r["sqlite"]), _ratio_txt(r["vs_sqlite"]), ok])
+        rows.append(
+            [
+                r["target"],
+                str(r["procs"]),
+                str(r["per_proc"]),
+                _rate_txt(r["store"]),
+                r["raw_engine"] or "—",
+                _rate_txt(r["raw"]),
+                _ratio_txt(r["ratio"]),
+                _rate_txt(r["sqlite"]),
+                _ratio_txt(r["vs_sqlite"]),
+                ok,
+            ]
+        )
     return rows
 
 
-CONC_HEADER = ["backend", "processes", "inserts each", "Store ops/s", "raw engine", "raw ops/s",
-               "ratio", "sqlite3 ops/s", "vs sqlite", "all writes kept"]
+CONC_HEADER = [
+    "backend",
+    "processes",
+    "inserts each",
+    "Store ops/s",
+    "raw engine",
+    "raw ops/s",
+    "ratio",
+    "sqlite3 ops/s",
+    "vs sqlite",
+    "all writes kept",
+]
 
 
 def scaling_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     sizes = sorted({c["records"] for r in report["scaling"] for c in r["costs"]})
-    verdicts = {c["name"]: c for c in report["checks"] if "flat" in c["name"] or "linearly" in c["name"]}
+    verdicts = {
+        c["name"]: c for c in report["checks"] if "flat" in c["name"] or "linearly" in c["name"]
+    }
     rows = []
     for r in report["scaling"]:
         costs = {c["records"]: c["us_per_op"] for c in r["costs"]}
         growth = {(g["from"], g["to"]): g["factor"] for g in r["growth"]}
-        verdict = next((c for n, c in verdicts.items() if n.startswith(f"{r['target']}: {r['op']} ")), None)
-        rows.append([r["target"], r["op"], *[_fmt(costs.get(s), 1) for s in sizes],
-                     *["—" if growth.get((a, b)) is None else f"×{growth[(a, b)]:.2f}"
-                       for a, b in zip(sizes, sizes[1:])],
-                     ("—" if verdict is None else
-                      ("flat" if r["op"] in FLAT_OPS else "≤ linear") if verdict["reached"]
-                      else _verdict(verdict))])
-    header = ["backend", "operation", *[f"µs/op @ {s:,}" for s in sizes],
-              *[f"{a:,}→{b:,}" for a, b in zip(sizes, sizes[1:])], "verdict"]
+        verdict = next(
+            (c for n, c in verdicts.items() if n.startswith(f"{r['target']}: {r['op']} ")), None
+        )
+        rows.append(
+            [
+                r["target"],
+                r["op"],
+                *[_fmt(costs.get(s), 1) for s in sizes],
+                *[
+                    "—" if growth.get((a, b)) is None else f"×{growth[(a, b)]:.2f}"
+                    for a, b in zip(sizes, sizes[1:])
+                ],
+                (
+                    "—"
+                    if verdict is None
+                    else ("flat" if r["op"] in FLAT_OPS else "≤ linear")
+                    if verdict["reached"]
+                    else _verdict(verdict)
+                ),
+            ]
+        )
+    header = [
+        "backend",
+        "operation",
+        *[f"µs/op @ {s:,}" for s in sizes],
+        *[f"{a:,}→{b:,}" for a, b in zip(sizes, sizes[1:])],
+        "verdict",
+    ]
     return header, rows
 
 
 def check_rows(report: dict) -> list[list[str]]:
-    return [[_verdict(c), c["name"], c["figure"],
-             c["detail"] + (f" [error: {c['error']}]" if c.get("error") else "")]
-            for c in report["checks"]]
+    return [
+        [
+            _verdict(c),
+            c["name"],
+            c["figure"],
+            c["detail"] + (f" [error: {c['error']}]" if c.get("error") else ""),
+        ]
+        for c in report["checks"]
+    ]
 
 
 def error_lines(report: dict) -> list[str]:
@@ -1760,24 +2172,40 @@ def error_lines(report: dict) -> list[str]:
 
 def render_text(report: dict) -> str:
     m = report["machine"]
-    out = [f"conductor-store bench -- {m.get('cpu', '?')}, {m.get('cores')} cores, "
-           f"Python {m['python']}, {(m.get('disk') or {}).get('filesystem', '?')} disk, "
-           f"load average {_load_txt(m.get('load_before'))} before / {_load_txt(m.get('load_after'))} after",
-           "ratio = Store speed / raw engine speed (1.00× = as fast as the raw engine), median "
-           "of per-round ratios; rates are medians of interleaved rounds.", "",
-           _text_table(RESULT_HEADER, result_rows(report))]
+    out = [
+        f"conductor-store bench -- {m.get('cpu', '?')}, {m.get('cores')} cores, "
+        f"Python {m['python']}, {(m.get('disk') or {}).get('filesystem', '?')} disk, "
+        f"load average {_load_txt(m.get('load_before'))} before / {_load_txt(m.get('load_after'))} after",
+        "ratio = Store speed / raw engine speed (1.00× = as fast as the raw engine), median "
+        "of per-round ratios; rates are medians of interleaved rounds.",
+        "",
+        _text_table(RESULT_HEADER, result_rows(report)),
+    ]
     if report["startup"]:
-        out += ["", "Start-up (fresh process, median wall time):",
-                _text_table(STARTUP_HEADER, startup_rows(report))]
+        out += [
+            "",
+            "Start-up (fresh process, median wall time):",
+            _text_table(STARTUP_HEADER, startup_rows(report)),
+        ]
     if report["concurrency"]:
-        out += ["", "Concurrent writer processes (one location, single inserts):",
-                _text_table(CONC_HEADER, concurrency_rows(report))]
+        out += [
+            "",
+            "Concurrent writer processes (one location, single inserts):",
+            _text_table(CONC_HEADER, concurrency_rows(report)),
+        ]
     if report["scaling"]:
         header, rows = scaling_rows(report)
-        out += ["", "How costs grow with the number of records (Store, µs per operation):",
-                _text_table(header, rows)]
+        out += [
+            "",
+            "How costs grow with the number of records (Store, µs per operation):",
+            _text_table(header, rows),
+        ]
     if report["checks"]:
-        out += ["", "Checks:", _text_table(["result", "check", "figure", "measured"], check_rows(report))]
+        out += [
+            "",
+            "Checks:",
+            _text_table(["result", "check", "figure", "measured"], check_rows(report)),
+        ]
     errs = error_lines(report)
     if errs:
         out += ["", "Errors (measurements skipped):", *[f"  {e}" for e in errs]]
@@ -1801,7 +2229,8 @@ def render_markdown(report: dict, notes: list[str] | None = None) -> str:
         "# Benchmarks",
         "",
         "<!-- Generated by `python -m conductor_store.bench --write-docs docs/benchmarks.md"
-        + (" --full" if s.get("full") else "") + "`; do not edit the tables by hand. -->",
+        + (" --full" if s.get("full") else "")
+        + "`; do not edit the tables by hand. -->",
         "",
         "Choose a backend with numbers from your own machine: `conductor-store bench` runs the "
         "comparison below in a minute or two and prints the same tables. Every Store figure sits "
@@ -1822,7 +2251,8 @@ def render_markdown(report: dict, notes: list[str] | None = None) -> str:
         f"- Python {m['python']} ({m.get('implementation')}); {versions}",
         f"- Run: {s['records']:,} records per comparison, {s['rounds']} timed rounds "
         f"(transactions: fewer), scales {', '.join(f'{x:,}' for x in s['scales'])}"
-        + ("; quick mode" if s.get("quick") else "") + ("; full run" if s.get("full") else ""),
+        + ("; quick mode" if s.get("quick") else "")
+        + ("; full run" if s.get("full") else ""),
         "",
         "## Method",
         "",
@@ -1835,7 +2265,7 @@ def render_markdown(report: dict, notes: list[str] | None = None) -> str:
         "pass over every record (steady state: caches filled); that pass is timed too and shown "
         "as *first get of each record* (the cost of a cache miss; one pass, for information);",
         "  - *update*: `store.update(table, id, {two fields})` (a shallow merge);",
-        f"  - *find*: `store.find(table, \"{FILTER}\", params=...)` (about 10% of records match, "
+        f'  - *find*: `store.find(table, "{FILTER}", params=...)` (about 10% of records match, '
         "returned ordered by id); *count*: the same filter with `count`;",
         "  - *500-record transaction*: `with store.transaction() as tx:` + 500 `tx.insert`; rate in "
         "records/s.",
@@ -1895,12 +2325,22 @@ def render_markdown(report: dict, notes: list[str] | None = None) -> str:
     if report["startup"]:
         parts += ["### Start-up", "", _md_table(STARTUP_HEADER, startup_rows(report)), ""]
     if report["concurrency"]:
-        parts += ["### Concurrent writer processes", "", _md_table(CONC_HEADER, concurrency_rows(report)), ""]
+        parts += [
+            "### Concurrent writer processes",
+            "",
+            _md_table(CONC_HEADER, concurrency_rows(report)),
+            "",
+        ]
     if srows:
         parts += ["### How costs grow", "", _md_table(header, srows), ""]
-    parts += ["## Checks", "",
-              f"{reached} reached, {len(missed)} not reached, {unmeasured} not measured.", "",
-              _md_table(["result", "check", "figure", "measured"], check_rows(report)), ""]
+    parts += [
+        "## Checks",
+        "",
+        f"{reached} reached, {len(missed)} not reached, {unmeasured} not measured.",
+        "",
+        _md_table(["result", "check", "figure", "measured"], check_rows(report)),
+        "",
+    ]
     errs = error_lines(report)
     if errs:
         parts += ["## Errors during the run", "", *[f"- {e}" for e in errs], ""]
@@ -1912,8 +2352,14 @@ def render_markdown(report: dict, notes: list[str] | None = None) -> str:
 # ------------------------------------------------------------------------------------------
 # entry points
 # ------------------------------------------------------------------------------------------
-def make_session(urls: Iterable[str] = (), *, records: int | None = None, quick: bool = False,
-                 full: bool = False, builtins: bool | None = None) -> Session:
+def make_session(
+    urls: Iterable[str] = (),
+    *,
+    records: int | None = None,
+    quick: bool = False,
+    full: bool = False,
+    builtins: bool | None = None,
+) -> Session:
     urls = list(urls)
     targets = [target_from_url(u) for u in urls]
     if builtins or (builtins is None and not urls):
@@ -1921,8 +2367,14 @@ def make_session(urls: Iterable[str] = (), *, records: int | None = None, quick:
     return Session(targets, Settings.make(records=records, quick=quick, full=full))
 
 
-def run(urls: Iterable[str] = (), *, records: int | None = None, quick: bool = False,
-        full: bool = False, progress: Progress | None = None) -> dict:
+def run(
+    urls: Iterable[str] = (),
+    *,
+    records: int | None = None,
+    quick: bool = False,
+    full: bool = False,
+    progress: Progress | None = None,
+) -> dict:
     session = make_session(urls, records=records, quick=quick, full=full)
     try:
         return session.run(progress)
@@ -1958,11 +2410,17 @@ def main(argv: list[str] | None = None) -> int:
             report = json.load(f)
         report["checks"] = evaluate_checks(report)
     else:
+
         def progress(k: int, total: int, label: str) -> None:
             print(f"[{k:>3}/{total}] {label}", file=sys.stderr, flush=True)
 
-        report = run(args.url, records=args.records, quick=args.quick, full=args.full,
-                     progress=None if args.json else progress)
+        report = run(
+            args.url,
+            records=args.records,
+            quick=args.quick,
+            full=args.full,
+            progress=None if args.json else progress,
+        )
     if args.write_docs:
         Path(args.write_docs).write_text(render_markdown(report, args.note))
     if args.json:

@@ -16,7 +16,9 @@ TASKS = [
 ]
 
 
-def run_demo(url: str | None, *, project: str = "demo", progress: Callable[[str], None] | None = None) -> dict:
+def run_demo(
+    url: str | None, *, project: str = "demo", progress: Callable[[str], None] | None = None
+) -> dict:
     """Run the scenario on a fresh copy of ``project`` and return what the store holds."""
     say = progress or (lambda message: None)
     with open(url, project=project) as store:
@@ -29,9 +31,17 @@ def run_demo(url: str | None, *, project: str = "demo", progress: Callable[[str]
         store.insert("milestones", {"title": "Docs", "status": "open"}, id="M2")
         with store.transaction() as tx:  # all tasks appear together, or none do
             for task_id, title, milestone, priority in TASKS:
-                tx.insert("tasks", {"title": title, "milestone": milestone,
-                                    "priority": priority, "status": "pending", "attempts": 0},
-                          id=task_id)
+                tx.insert(
+                    "tasks",
+                    {
+                        "title": title,
+                        "milestone": milestone,
+                        "priority": priority,
+                        "status": "pending",
+                        "attempts": 0,
+                    },
+                    id=task_id,
+                )
         say(f"planned {len(TASKS)} tasks in 2 milestones")
 
         store.update("workflow_state", "current", {"phase": "implementing"})
@@ -64,17 +74,25 @@ def _run_task(store: Store, task_id: str, *, agent: str) -> None:
         task = tx.get("tasks", task_id)
         attempt = task["attempts"] + 1
         tx.update("tasks", task_id, {"status": "running", "attempts": attempt})
-        entry = tx.insert("audit_entries", {"task_id": task_id, "agent": agent,
-                                            "attempt": attempt, "status": "running"})
+        entry = tx.insert(
+            "audit_entries",
+            {"task_id": task_id, "agent": agent, "attempt": attempt, "status": "running"},
+        )
         return entry["id"], attempt
 
     entry_id, attempt = store.atomic(claim)
     ok = not (task_id == "T1" and attempt == 1)  # the first try at T1 fails, to show a retry
     with store.transaction() as tx:
         tx.update("tasks", task_id, {"status": "done" if ok else "failed"})
-        tx.update("audit_entries", entry_id, {"status": "success" if ok else "failed",
-                                              "cost_usd": 0.05 * attempt,
-                                              "metadata": {"model": agent, "exit_code": 0 if ok else 1}})
+        tx.update(
+            "audit_entries",
+            entry_id,
+            {
+                "status": "success" if ok else "failed",
+                "cost_usd": 0.05 * attempt,
+                "metadata": {"model": agent, "exit_code": 0 if ok else 1},
+            },
+        )
 
 
 def _reset(store: Store) -> None:

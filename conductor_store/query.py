@@ -520,9 +520,19 @@ def _param(e: "exp.Expression", params: dict) -> Any:
 
 
 _ARITHMETIC = {
-    "add": "+", "sub": "-", "mul": "*", "div": "/", "mod": "%", "intdiv": "DIV",
-    "bitwiseand": "&", "bitwiseor": "|", "bitwisexor": "^", "bitwisenot": "~",
-    "bitwiseleftshift": "<<", "bitwiserightshift": ">>", "neg": "unary -",
+    "add": "+",
+    "sub": "-",
+    "mul": "*",
+    "div": "/",
+    "mod": "%",
+    "intdiv": "DIV",
+    "bitwiseand": "&",
+    "bitwiseor": "|",
+    "bitwisexor": "^",
+    "bitwisenot": "~",
+    "bitwiseleftshift": "<<",
+    "bitwiserightshift": ">>",
+    "neg": "unary -",
 }
 _NAMED = {
     "between": "BETWEEN is not supported (write a >= x AND a <= y)",
@@ -580,10 +590,25 @@ class _Kinds(dict):
         return kind
 
 
-_KIND = _Kinds({type(None): NULL, bool: BOOL, int: NUMBER, float: NUMBER, str: STRING,
-                list: ARRAY, dict: OBJECT})
-_OPERATORS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-              ">": operator.gt, ">=": operator.ge}
+_KIND = _Kinds(
+    {
+        type(None): NULL,
+        bool: BOOL,
+        int: NUMBER,
+        float: NUMBER,
+        str: STRING,
+        list: ARRAY,
+        dict: OBJECT,
+    }
+)
+_OPERATORS = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 _NEGATED = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}  # within a kind
 _CROSS_KIND = {"=": False, "!=": True}  # an ordering across kinds is unknown (None)
 

@@ -48,7 +48,9 @@ class _Reader:
         """Records of ``table`` matching ``where``, ordered by ``order_by`` (then id)."""
         return self._find(check_table(table), compile_query(where, params, order_by, limit, offset))
 
-    def count(self, table: str, where: dict | str | None = None, *, params: dict | None = None) -> int:
+    def count(
+        self, table: str, where: dict | str | None = None, *, params: dict | None = None
+    ) -> int:
         return self._count(check_table(table), compile_query(where, params))
 
 
@@ -160,7 +162,9 @@ class Store(_Reader):
         """Changes of commits numbered above ``since``, in commit order, from any process."""
         if isinstance(since, bool) or not isinstance(since, int) or since < 0:
             raise ValidationError(f"since must be a non-negative integer, not {since!r}")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
             raise ValidationError(f"limit must be a non-negative integer, not {limit!r}")
         if tables is not None:
             tables = [check_table(t) for t in _as_list(tables, "tables")]

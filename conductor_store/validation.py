@@ -31,11 +31,7 @@ def check_table(table: Any) -> str:
 
 
 def check_id(record_id: Any) -> str:
-    if (
-        not isinstance(record_id, str)
-        or not ID_RE.fullmatch(record_id)
-        or record_id in (".", "..")
-    ):
+    if not isinstance(record_id, str) or not ID_RE.fullmatch(record_id) or record_id in (".", ".."):
         raise ValidationError(
             f"invalid id {_show(record_id)}: ids are 1-128 characters of letters, digits "
             "and _ - . : (and never '.' or '..')"

@@ -14,13 +14,24 @@ OPS = {"get", "find", "count", "update", "insert", "tx500"}
 
 def test_bench_quick_json_reports_every_comparison(tmp_path):
     url = f"json://{tmp_path}/store"
-    result = CliRunner().invoke(main, ["bench", "--quick", "--json", "--records", "50", "--url", url],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        ["bench", "--quick", "--json", "--records", "50", "--url", url],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)  # --json: nothing but the report on stdout
 
-    assert {"machine", "settings", "targets", "results", "startup", "concurrency", "scaling",
-            "checks"} <= set(report)
+    assert {
+        "machine",
+        "settings",
+        "targets",
+        "results",
+        "startup",
+        "concurrency",
+        "scaling",
+        "checks",
+    } <= set(report)
     assert report["settings"]["records"] == 50
     assert [t["name"] for t in report["targets"]] == [url]  # --url replaces the built-ins
 
@@ -40,7 +51,9 @@ def test_bench_quick_json_reports_every_comparison(tmp_path):
 
     cold = next(r for r in report["startup"] if r["target"] == url)
     assert isinstance(cold["store_ms"], numbers.Real) and isinstance(cold["ratio"], numbers.Real)
-    assert any(r["target"] == "cli" and isinstance(r["store_ms"], numbers.Real) for r in report["startup"])
+    assert any(
+        r["target"] == "cli" and isinstance(r["store_ms"], numbers.Real) for r in report["startup"]
+    )
     assert [r["procs"] for r in report["concurrency"]] == [1, 2]
     assert all(r["verified"].get("store") for r in report["concurrency"])
     scaling = {r["op"]: r for r in report["scaling"]}

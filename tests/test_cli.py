@@ -36,7 +36,9 @@ def test_demo_twice_starts_from_the_same_state(tmp_path):
     url = f"json://{tmp_path}/data"
     first = json.loads(run("demo", "--url", url, "--json").output)
     second = json.loads(run("demo", "--url", url, "--json").output)
-    assert [t["id"] for t in second["tables"]["tasks"]] == [t["id"] for t in first["tables"]["tasks"]]
+    assert [t["id"] for t in second["tables"]["tasks"]] == [
+        t["id"] for t in first["tables"]["tasks"]
+    ]
     assert [t["status"] for t in second["tables"]["tasks"]] == ["done"] * 3
     assert second["last_seq"] > first["last_seq"]
 

@@ -78,14 +78,16 @@ def test_third_party_backend_registers_through_an_entry_point(tmp_path):
     (site / "fakebackend-1.0.dist-info" / "entry_points.txt").write_text(
         "[conductor_store.backends]\nfake = fakebackend:open_backend\n"
     )
-    (site / "fakebackend.py").write_text(textwrap.dedent("""
+    (site / "fakebackend.py").write_text(
+        textwrap.dedent("""
         from conductor_store.backends import lookup
 
         def open_backend(url, *, project, **options):
             backend = lookup("json")(url.replace("fake://", "json://"), project=project)
             backend.name = "fake"
             return backend
-    """))
+    """)
+    )
     script = textwrap.dedent(f"""
         import conductor_store as cs
         with cs.open("fake://{tmp_path}/data") as store:

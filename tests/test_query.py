@@ -750,8 +750,22 @@ def test_descending_reverses_the_order_nulls_last():
     result = ids(compile_query(order_by="-v").apply(shuffled(RANKED)))
     # reversed, except that equal keys (the two NULLs, the arrays, the objects) stay by id
     assert result == [
-        "r14", "r15", "r12", "r13", "r11", "r10", "r09", "r08",
-        "r07", "r06", "r05", "r04", "r03", "r02", "r00", "r01",
+        "r14",
+        "r15",
+        "r12",
+        "r13",
+        "r11",
+        "r10",
+        "r09",
+        "r08",
+        "r07",
+        "r06",
+        "r05",
+        "r04",
+        "r03",
+        "r02",
+        "r00",
+        "r01",
     ]
 
 
@@ -835,7 +849,10 @@ def test_unsliced():
     query = compile_query("p = 1", order_by="-s", limit=2, offset=1)
     whole = query.unsliced()
     assert (whole.where, whole.order, whole.limit, whole.offset) == (
-        query.where, query.order, None, 0,
+        query.where,
+        query.order,
+        None,
+        0,
     )
     assert ids(whole.apply(TIES)) == ["c", "d", "e"]
     assert whole.unsliced() is whole

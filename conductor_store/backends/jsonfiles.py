@@ -150,7 +150,7 @@ def _encode(doc: dict) -> bytes:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _datasync(fd: int) -> None:
@@ -1094,8 +1094,10 @@ class JsonBackend(Backend):
                         continue
                     live[key] = final[key] = None
                     changes.append(Change(seq, w.table, w.id, "delete", None))
-                    parts.append(b'{"table":"%s","id":"%s","op":"delete","doc":null}' % (
-                        w.table.encode(), w.id.encode()))
+                    parts.append(
+                        b'{"table":"%s","id":"%s","op":"delete","doc":null}'
+                        % (w.table.encode(), w.id.encode())
+                    )
                     continue
                 body = w.doc
                 if "id" in body or "_version" in body:
@@ -1113,8 +1115,10 @@ class JsonBackend(Backend):
                 live[key] = doc
                 final[key] = data
                 changes.append(Change(seq, w.table, w.id, op, doc))
-                parts.append(b'{"table":"%s","id":"%s","op":"%s","doc":%s}' % (
-                    w.table.encode(), w.id.encode(), op.encode(), data))
+                parts.append(
+                    b'{"table":"%s","id":"%s","op":"%s","doc":%s}'
+                    % (w.table.encode(), w.id.encode(), op.encode(), data)
+                )
             if not final:
                 return CommitResult(None, changes)
             if self._off >= SEGMENT_BYTES:
@@ -1123,7 +1127,8 @@ class JsonBackend(Backend):
             # records this process caches now (probably still after the commit): their files'
             # stat keys are worth taking
             cached = {
-                key for key in final
+                key
+                for key in final
                 if (t := tables.get(key[0])) is not None and (t.complete or key[1] in t.keys)
             }
         line = b'{"seq":%d,"changes":[%s]}\n' % (seq, b",".join(parts))

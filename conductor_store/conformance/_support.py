@@ -130,7 +130,9 @@ finally:
 
 
 def child_program(setup: str, body: str) -> str:
-    return _CHILD.format(setup=textwrap.dedent(setup), body=textwrap.indent(textwrap.dedent(body), "    "))
+    return _CHILD.format(
+        setup=textwrap.dedent(setup), body=textwrap.indent(textwrap.dedent(body), "    ")
+    )
 
 
 def child_args(url: str, project: str, options: dict) -> str:
@@ -144,8 +146,12 @@ def run_child(harness, url: str, body: str, project: str = "default") -> Any:
     """Run ``body`` in a fresh Python process with ``store`` opened on ``url``; it may set
     ``result`` to a JSON value, which is returned. Fails the test if the child fails."""
     proc = subprocess.run(
-        [sys.executable, "-c", child_program(harness.child_setup, body),
-         child_args(url, project, dict(harness.open_options))],
+        [
+            sys.executable,
+            "-c",
+            child_program(harness.child_setup, body),
+            child_args(url, project, dict(harness.open_options)),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -157,8 +163,12 @@ def run_child(harness, url: str, body: str, project: str = "default") -> Any:
 def start_child(harness, url: str, body: str, project: str = "default") -> subprocess.Popen:
     """Like :func:`run_child` but returns the running process (finish with :func:`finish_child`)."""
     return subprocess.Popen(
-        [sys.executable, "-c", child_program(harness.child_setup, body),
-         child_args(url, project, dict(harness.open_options))],
+        [
+            sys.executable,
+            "-c",
+            child_program(harness.child_setup, body),
+            child_args(url, project, dict(harness.open_options)),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -37,8 +37,10 @@ class ChangeLogTests:
         store.put("tasks", "x", {"v": 1})
         store.put("tasks", "x", {"w": 2})
         ops = [(c.op, c.doc) for c in store.changes()]
-        assert ops == [("insert", {"v": 1, "id": "x", "_version": 1}),
-                       ("update", {"w": 2, "id": "x", "_version": 2})]
+        assert ops == [
+            ("insert", {"v": 1, "id": "x", "_version": 1}),
+            ("update", {"w": 2, "id": "x", "_version": 2}),
+        ]
 
     def test_delete_is_logged_with_no_doc(self, store):
         """delete logs op "delete" with doc None."""
@@ -72,7 +74,10 @@ class ChangeLogTests:
         store.insert("a_table", {"v": 1}, id="a")
         store.insert("b_table", {"v": 2}, id="y")
         assert [(c.table, c.id) for c in store.changes()] == [
-            ("b_table", "z"), ("a_table", "a"), ("b_table", "y")]
+            ("b_table", "z"),
+            ("a_table", "a"),
+            ("b_table", "y"),
+        ]
 
     def test_one_transaction_shares_one_seq(self, store):
         """All changes of one transaction carry the same number, above earlier commits' and
@@ -89,8 +94,11 @@ class ChangeLogTests:
         log = store.changes(first)
         tx_changes = log[:-1]
         assert sorted((c.table, c.id, c.op) for c in tx_changes) == [
-            ("runs", "r", "insert"), ("tasks", "gone", "delete"), ("tasks", "new", "insert"),
-            ("tasks", "old", "update")]
+            ("runs", "r", "insert"),
+            ("tasks", "gone", "delete"),
+            ("tasks", "new", "insert"),
+            ("tasks", "old", "update"),
+        ]
         assert len({c.seq for c in tx_changes}) == 1
         assert first < tx_changes[0].seq < log[-1].seq
 
@@ -100,7 +108,7 @@ class ChangeLogTests:
             store.insert("tasks", {"v": i}, id=f"t{i}")
         log = store.changes()
         for k, change in enumerate(log):
-            assert store.changes(since=change.seq) == log[k + 1:]
+            assert store.changes(since=change.seq) == log[k + 1 :]
         assert store.changes(since=log[-1].seq) == []
 
     def test_tables_filter(self, store):

@@ -118,13 +118,23 @@ class CrudTests:
     def test_update_replaces_arrays_and_changes_kinds(self, store):
         """update replaces a list whole (never appends or merges items) and may change a
         field's kind: object -> scalar, scalar -> list, list -> object."""
-        store.insert("tasks", {"tags": ["a", "b", "c"], "meta": {"x": 1}, "n": 1, "l": [1]},
-                     id="u1")
-        doc = store.update("tasks", "u1", {"tags": ["z"], "meta": 5, "n": [1, {"k": None}],
-                                           "l": {"now": "an object"}})
+        store.insert(
+            "tasks", {"tags": ["a", "b", "c"], "meta": {"x": 1}, "n": 1, "l": [1]}, id="u1"
+        )
+        doc = store.update(
+            "tasks",
+            "u1",
+            {"tags": ["z"], "meta": 5, "n": [1, {"k": None}], "l": {"now": "an object"}},
+        )
         assert store.get("tasks", "u1") == doc
-        assert doc == {"tags": ["z"], "meta": 5, "n": [1, {"k": None}],
-                       "l": {"now": "an object"}, "id": "u1", "_version": 2}
+        assert doc == {
+            "tags": ["z"],
+            "meta": 5,
+            "n": [1, {"k": None}],
+            "l": {"now": "an object"},
+            "id": "u1",
+            "_version": 2,
+        }
 
     def test_update_can_set_field_to_null(self, store):
         """update with a None value stores JSON null: the field stays, with value None."""
@@ -269,8 +279,13 @@ class CrudTests:
         changes = {"meta": {"k": [1]}}
         store.update("tasks", "i", changes)
         changes["meta"]["k"].append(2)
-        assert store.get("tasks", "i") == {"v": 1, "nested": {"l": [1]}, "meta": {"k": [1]},
-                                           "id": "i", "_version": 2}
+        assert store.get("tasks", "i") == {
+            "v": 1,
+            "nested": {"l": [1]},
+            "meta": {"k": [1]},
+            "id": "i",
+            "_version": 2,
+        }
 
     def test_input_document_is_not_modified(self, store):
         """Writes do not add ``id``/``_version`` to (or otherwise change) the caller's dict."""

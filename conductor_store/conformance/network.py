@@ -20,8 +20,18 @@ from conductor_store import BackendUnavailableError
 from ._support import assert_hidden, in_threads, raises_naming, strings
 
 #: words one of which an error for refused credentials must use (case-insensitive)
-SIGN_IN_WORDS = ("sign in", "sign-in", "signin", "log in", "login", "auth", "credential",
-                 "password", "permission", "denied")
+SIGN_IN_WORDS = (
+    "sign in",
+    "sign-in",
+    "signin",
+    "log in",
+    "login",
+    "auth",
+    "credential",
+    "password",
+    "permission",
+    "denied",
+)
 #: words one of which an error for an unreachable server must use (case-insensitive)
 REACH_WORDS = ("reach", "connect", "refused", "unavailable", "timed out", "timeout")
 #: names of ``open()`` options whose values are secrets
@@ -38,8 +48,10 @@ def _bad_credentials(harness, url: str) -> tuple[str, dict, list[str]]:
     """(URL, options) that the server refuses, and the wrong secrets they carry."""
     bad_url, options = harness.bad_credentials_url(url), harness.bad_credentials_options()
     if bad_url == url and not options:
-        pytest.fail("credentials = True, but the URL carries no password: override "
-                    "bad_credentials_url() or bad_credentials_options()")
+        pytest.fail(
+            "credentials = True, but the URL carries no password: override "
+            "bad_credentials_url() or bad_credentials_options()"
+        )
     wrong = [str(v) for k, v in options.items() if any(w in k.lower() for w in _SECRET_OPTIONS)]
     password = urlsplit(bad_url).password if "://" in bad_url else None
     if password:
@@ -60,8 +72,11 @@ def _log_everything(caplog) -> None:
 
 
 def _assert_not_logged(caplog, secrets) -> None:
-    assert_hidden(secrets, logs=caplog.text,
-                  records="\n".join(record.getMessage() for record in caplog.records))
+    assert_hidden(
+        secrets,
+        logs=caplog.text,
+        records="\n".join(record.getMessage() for record in caplog.records),
+    )
 
 
 class NetworkTests:
@@ -85,7 +100,9 @@ class NetworkTests:
         assert store.update("tasks", "a", {"v": 2})["_version"] == 2
         after = store.changes()
         assert after[: len(before)] == before
-        assert [(c.id, c.op, c.doc["_version"]) for c in after[len(before):]] == [("a", "update", 2)]
+        assert [(c.id, c.op, c.doc["_version"]) for c in after[len(before) :]] == [
+            ("a", "update", 2)
+        ]
         assert after[-1].seq > before[-1].seq
         assert store.count("tasks") == 2
 
@@ -139,7 +156,9 @@ class NetworkTests:
             for i in range(3):
                 store.insert("tasks", {"k": k, "i": i}, id=f"t{k}-{i}")
                 store.atomic(
-                    lambda tx: tx.update("acct", "counter", {"n": tx.get("acct", "counter")["n"] + 1}),
+                    lambda tx: tx.update(
+                        "acct", "counter", {"n": tx.get("acct", "counter")["n"] + 1}
+                    ),
                     retries=1000,
                 )
 
@@ -201,15 +220,20 @@ class NetworkTests:
             hidden += wrong
         with pytest.raises(BackendUnavailableError) as err:
             self.open_store(target, **options).close()
-        assert_hidden(hidden, message=str(err.value), repr=repr(err.value),
-                      traceback="".join(traceback.format_exception(err.value)))
+        assert_hidden(
+            hidden,
+            message=str(err.value),
+            repr=repr(err.value),
+            traceback="".join(traceback.format_exception(err.value)),
+        )
 
     def test_secret_not_in_info_or_repr(self, store):
         """Neither info() (any key or value) nor repr()/str() of the store shows the password."""
         self.require("credentials")
         store.insert("tasks", {"v": 1}, id="a")
-        assert_hidden([_secret(self)], info="\n".join(strings(store.info())),
-                      repr=repr(store), str=str(store))
+        assert_hidden(
+            [_secret(self)], info="\n".join(strings(store.info())), repr=repr(store), str=str(store)
+        )
 
     def test_secret_never_logged(self, url, opener, caplog):
         """No log record -- of the library or anything it uses, at DEBUG level -- shows the

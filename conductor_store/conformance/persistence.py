@@ -240,10 +240,14 @@ class PersistenceTests:
         self.require("multiprocess")
         store.insert("tasks", {"v": 0}, id="shared")
         before = last_seq(store)
-        run_child(self, url, """
+        run_child(
+            self,
+            url,
+            """
             store.insert("tasks", {"by": "child"}, id="from_child")
             store.update("tasks", "shared", {"v": 1})
-        """)
+        """,
+        )
         assert strip(store.get("tasks", "from_child")) == {"by": "child"}
         assert store.get("tasks", "shared") == {"v": 1, "id": "shared", "_version": 2}
         new = store.changes(before)
@@ -254,9 +258,13 @@ class PersistenceTests:
         """Another process opening the location reads our committed records and change log."""
         self.require("multiprocess")
         store.insert("tasks", {"v": "parent"}, id="p")
-        result = run_child(self, url, """
+        result = run_child(
+            self,
+            url,
+            """
             result = [store.get("tasks", "p"), [c.id for c in store.changes()]]
-        """)
+        """,
+        )
         assert result == [store.get("tasks", "p"), ["p"]]
 
     def test_conflict_with_other_process(self, url, store):
@@ -283,8 +291,10 @@ class PersistenceTests:
         """
         children = [start_child(self, url, body) for _ in range(2)]
         for _ in range(15):
-            store.atomic(lambda tx: tx.update(
-                "acct", "counter", {"n": tx.get("acct", "counter")["n"] + 1}), retries=1000)
+            store.atomic(
+                lambda tx: tx.update("acct", "counter", {"n": tx.get("acct", "counter")["n"] + 1}),
+                retries=1000,
+            )
         assert [finish_child(c) for c in children] == ["ok", "ok"]
         assert store.get("acct", "counter")["n"] == 45
         assert len(store.changes(tables=["acct"])) == 46

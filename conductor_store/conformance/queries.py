@@ -14,12 +14,21 @@ from ._support import ids, raises_naming
 # ``d.active``, ``e.meta``), a path through a non-object (``d.meta`` is a string), mixed case
 # and nesting three objects deep (``a.meta.origin.farm.name``).
 ITEMS = {
-    "a": {"name": "apple", "qty": 5, "price": 1.5, "active": True,
-          "meta": {"color": "red", "origin": {"country": "NZ", "farm": {"name": "Orchard"}}}},
-    "b": {"name": "banana", "qty": 12, "price": 0.25, "active": False,
-          "meta": {"color": "yellow"}},
-    "c": {"name": "cherry", "qty": 5, "price": None, "active": True,
-          "meta": {"color": "red", "origin": {"country": "FR"}}},
+    "a": {
+        "name": "apple",
+        "qty": 5,
+        "price": 1.5,
+        "active": True,
+        "meta": {"color": "red", "origin": {"country": "NZ", "farm": {"name": "Orchard"}}},
+    },
+    "b": {"name": "banana", "qty": 12, "price": 0.25, "active": False, "meta": {"color": "yellow"}},
+    "c": {
+        "name": "cherry",
+        "qty": 5,
+        "price": None,
+        "active": True,
+        "meta": {"color": "red", "origin": {"country": "FR"}},
+    },
     "d": {"name": "date", "qty": 0, "meta": "n/a"},
     "e": {"name": "Elder", "qty": -3, "price": 10, "active": None},
 }
@@ -187,8 +196,15 @@ class QueryTests:
     # -- LIKE ------------------------------------------------------------------------------
     @pytest.mark.parametrize(
         "pattern,expected",
-        [("b%", ["b"]), ("%an%", ["b"]), ("_herry", ["c"]), ("_____", ["a", "e"]),
-         ("apple", ["a"]), ("%e", ["a", "d"]), ("%", ["a", "b", "c", "d", "e"])],
+        [
+            ("b%", ["b"]),
+            ("%an%", ["b"]),
+            ("_herry", ["c"]),
+            ("_____", ["a", "e"]),
+            ("apple", ["a"]),
+            ("%e", ["a", "d"]),
+            ("%", ["a", "b", "c", "d", "e"]),
+        ],
     )
     def test_like_wildcards(self, items, pattern, expected):
         """``LIKE``: ``%`` matches any run (even empty), ``_`` exactly one character."""
@@ -212,10 +228,12 @@ class QueryTests:
     # -- nested paths ----------------------------------------------------------------------
     @pytest.mark.parametrize(
         "where,expected",
-        [("meta.color = 'red'", ["a", "c"]),
-         ("meta.origin.country = 'NZ'", ["a"]),
-         ("meta.origin.farm.name = 'Orchard'", ["a"]),
-         ("meta.origin.farm.name IS NULL", ["b", "c", "d", "e"])],
+        [
+            ("meta.color = 'red'", ["a", "c"]),
+            ("meta.origin.country = 'NZ'", ["a"]),
+            ("meta.origin.farm.name = 'Orchard'", ["a"]),
+            ("meta.origin.farm.name IS NULL", ["b", "c", "d", "e"]),
+        ],
     )
     def test_dotted_paths(self, items, where, expected):
         """Dotted paths reach into nested objects one, two and three levels deep."""
@@ -224,13 +242,15 @@ class QueryTests:
     # -- dict form -------------------------------------------------------------------------
     @pytest.mark.parametrize(
         "where,expected",
-        [({"qty": 5}, ["a", "c"]),
-         ({"qty": 5, "name": "apple"}, ["a"]),
-         ({"meta.color": "red"}, ["a", "c"]),
-         ({"meta.origin.farm.name": "Orchard"}, ["a"]),
-         ({"active": False}, ["b"]),
-         ({"qty": 5.0}, ["a", "c"]),
-         ({}, ["a", "b", "c", "d", "e"])],
+        [
+            ({"qty": 5}, ["a", "c"]),
+            ({"qty": 5, "name": "apple"}, ["a"]),
+            ({"meta.color": "red"}, ["a", "c"]),
+            ({"meta.origin.farm.name": "Orchard"}, ["a"]),
+            ({"active": False}, ["b"]),
+            ({"qty": 5.0}, ["a", "c"]),
+            ({}, ["a", "b", "c", "d", "e"]),
+        ],
         ids=repr,
     )
     def test_dict_where_is_equalities(self, items, where, expected):
@@ -285,14 +305,16 @@ class QueryTests:
     # -- ordering --------------------------------------------------------------------------
     @pytest.mark.parametrize(
         "order_by,expected",
-        [("qty", ["e", "d", "a", "c", "b"]),
-         ("-qty", ["b", "a", "c", "d", "e"]),
-         ("name", ["e", "a", "b", "c", "d"]),
-         (["-name"], ["d", "c", "b", "a", "e"]),
-         (["meta.color", "-qty"], ["d", "e", "a", "c", "b"]),
-         ("meta.origin.country", ["b", "d", "e", "c", "a"]),
-         ("id", ["a", "b", "c", "d", "e"]),
-         ("-id", ["e", "d", "c", "b", "a"])],
+        [
+            ("qty", ["e", "d", "a", "c", "b"]),
+            ("-qty", ["b", "a", "c", "d", "e"]),
+            ("name", ["e", "a", "b", "c", "d"]),
+            (["-name"], ["d", "c", "b", "a", "e"]),
+            (["meta.color", "-qty"], ["d", "e", "a", "c", "b"]),
+            ("meta.origin.country", ["b", "d", "e", "c", "a"]),
+            ("id", ["a", "b", "c", "d", "e"]),
+            ("-id", ["e", "d", "c", "b", "a"]),
+        ],
         ids=repr,
     )
     def test_order_by(self, items, order_by, expected):
@@ -308,14 +330,39 @@ class QueryTests:
     def test_total_order_across_kinds(self, store):
         """Sorting mixes kinds in a total order: NULL/missing < false < true < numbers (ints and
         floats by value) < strings (by code point) < arrays < objects."""
-        values = {"k01": "x", "k02": 3, "k03": None, "k04": True, "k05": [1], "k06": 2.5,
-                  "k07": {"k": 1}, "k08": False, "k09": "B", "k10": -1.0, "k11": 10, "k12": "é"}
+        values = {
+            "k01": "x",
+            "k02": 3,
+            "k03": None,
+            "k04": True,
+            "k05": [1],
+            "k06": 2.5,
+            "k07": {"k": 1},
+            "k08": False,
+            "k09": "B",
+            "k10": -1.0,
+            "k11": 10,
+            "k12": "é",
+        }
         for key, value in values.items():
             store.put("mixed", key, {"v": value})
         store.put("mixed", "k00", {})  # missing
         got = ids(store.find("mixed", order_by="v"))
-        assert got == ["k00", "k03", "k08", "k04", "k10", "k06", "k02", "k11", "k09", "k01",
-                       "k12", "k05", "k07"]
+        assert got == [
+            "k00",
+            "k03",
+            "k08",
+            "k04",
+            "k10",
+            "k06",
+            "k02",
+            "k11",
+            "k09",
+            "k01",
+            "k12",
+            "k05",
+            "k07",
+        ]
         assert ids(store.find("mixed", order_by="-v")) == list(reversed(got[2:])) + ["k00", "k03"]
 
     def test_order_with_where(self, items):
@@ -325,8 +372,16 @@ class QueryTests:
     # -- limit / offset --------------------------------------------------------------------
     @pytest.mark.parametrize(
         "limit,offset,expected",
-        [(2, 0, ["e", "d"]), (2, 1, ["d", "a"]), (None, 3, ["c", "b"]), (10, 0,
-         ["e", "d", "a", "c", "b"]), (0, 0, []), (3, 4, ["b"]), (None, 5, []), (2, 99, [])],
+        [
+            (2, 0, ["e", "d"]),
+            (2, 1, ["d", "a"]),
+            (None, 3, ["c", "b"]),
+            (10, 0, ["e", "d", "a", "c", "b"]),
+            (0, 0, []),
+            (3, 4, ["b"]),
+            (None, 5, []),
+            (2, 99, []),
+        ],
         ids=repr,
     )
     def test_limit_and_offset(self, items, limit, offset, expected):
@@ -379,14 +434,16 @@ class QueryTests:
     # -- refused constructs ----------------------------------------------------------------
     @pytest.mark.parametrize(
         "where,named",
-        [("lower(name) = 'apple'", ("lower", "function")),
-         ("qty IN (SELECT qty FROM items)", ("select", "subquer")),
-         ("qty = price", ("price", "field")),
-         ("qty + 1 > 3", ("+", "arithmetic", "add")),
-         ("qty * 2 = 10", ("*", "arithmetic", "mul")),
-         ("qty BETWEEN 1 AND 5", ("between",)),
-         ("qty = 5; DROP TABLE items", (";", "drop", "statement")),
-         ("qty = = 5", ("=", "syntax", "pars"))],
+        [
+            ("lower(name) = 'apple'", ("lower", "function")),
+            ("qty IN (SELECT qty FROM items)", ("select", "subquer")),
+            ("qty = price", ("price", "field")),
+            ("qty + 1 > 3", ("+", "arithmetic", "add")),
+            ("qty * 2 = 10", ("*", "arithmetic", "mul")),
+            ("qty BETWEEN 1 AND 5", ("between",)),
+            ("qty = 5; DROP TABLE items", (";", "drop", "statement")),
+            ("qty = = 5", ("=", "syntax", "pars")),
+        ],
         ids=repr,
     )
     def test_unsupported_constructs_raise_query_error(self, items, where, named):

@@ -308,6 +308,7 @@ class TransactionTests:
     # -- atomic ----------------------------------------------------------------------------
     def test_atomic_returns_fn_result_and_commits(self, store):
         """atomic(fn) runs fn(tx) in a transaction, commits, and returns what fn returned."""
+
         def fn(tx):
             tx.insert("tasks", {"v": 1}, id="a")
             return {"answer": 42}
@@ -376,8 +377,9 @@ class TransactionTests:
             try:
                 for _ in range(per_thread):
                     store.atomic(
-                        lambda tx: tx.update("acct", "counter",
-                                             {"n": tx.get("acct", "counter")["n"] + 1}),
+                        lambda tx: tx.update(
+                            "acct", "counter", {"n": tx.get("acct", "counter")["n"] + 1}
+                        ),
                         retries=1000,
                     )
             except BaseException as exc:  # pragma: no cover - reported below

@@ -122,7 +122,12 @@ class ValidationTests:
 
     @pytest.mark.parametrize(
         "doc,key",
-        [({1: "x"}, 1), ({"ok": {2.5: "x"}}, 2.5), ({None: 1}, None), ({"l": [{(1, 2): 0}]}, (1, 2))],
+        [
+            ({1: "x"}, 1),
+            ({"ok": {2.5: "x"}}, 2.5),
+            ({None: 1}, None),
+            ({"l": [{(1, 2): 0}]}, (1, 2)),
+        ],
         ids=["int", "nested-float", "none", "tuple-in-list"],
     )
     def test_keys_must_be_strings(self, store, sentinel, doc, key):

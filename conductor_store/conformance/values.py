@@ -25,14 +25,29 @@ class ValueTests:
     # -- numbers, booleans, null -------------------------------------------------------------
     def test_ints_stay_ints(self, store):
         """Integers read back as ``int`` with the same value, up to the 64-bit limits."""
-        doc = {"zero": 0, "neg": -1, "big": 2**53 + 1, "max": 2**63 - 1, "min": -(2**63),
-               "list": [1, 2, 3]}
+        doc = {
+            "zero": 0,
+            "neg": -1,
+            "big": 2**53 + 1,
+            "max": 2**63 - 1,
+            "min": -(2**63),
+            "list": [1, 2, 3],
+        }
         assert _exact(self._roundtrip(store, doc), doc)
 
     def test_floats_stay_floats(self, store):
         """Floats read back as ``float`` with the same value; 2.0 stays the float 2.0."""
-        doc = {"two": 2.0, "half": 1.5, "tenth": 0.1, "neg": -2.5, "huge": 1e300,
-               "tiny": 5e-324, "small": 1e-7, "third": 1 / 3, "list": [1.0, 0.5]}
+        doc = {
+            "two": 2.0,
+            "half": 1.5,
+            "tenth": 0.1,
+            "neg": -2.5,
+            "huge": 1e300,
+            "tiny": 5e-324,
+            "small": 1e-7,
+            "third": 1 / 3,
+            "list": [1.0, 0.5],
+        }
         assert _exact(self._roundtrip(store, doc), doc)
 
     def test_negative_zero_reads_back_as_a_float_zero(self, store):
@@ -62,8 +77,17 @@ class ValueTests:
 
     def test_unusual_keys_round_trip(self, store):
         """Any string key is kept: dots, spaces, ``$``, quotes, an empty key, digits-only."""
-        doc = {"a.b": 1, "with space": 2, "$dollar": 3, "quo'te\"": 4, "": 5, "123": 6,
-               "nested": {"x.y": {"": "deep"}}, "ID": "not the id", "Version": 1}
+        doc = {
+            "a.b": 1,
+            "with space": 2,
+            "$dollar": 3,
+            "quo'te\"": 4,
+            "": 5,
+            "123": 6,
+            "nested": {"x.y": {"": "deep"}},
+            "ID": "not the id",
+            "Version": 1,
+        }
         assert _exact(self._roundtrip(store, doc), doc)
 
     def test_find_returns_the_same_values_as_get(self, store):
@@ -82,7 +106,7 @@ class ValueTests:
         "precomposed": "\u00e9",
         "rtl": "שלום عليكم",
         "astral": "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
-        "escapes": "tab\tnew\nline \"quoted\" back\\slash \x01",
+        "escapes": 'tab\tnew\nline "quoted" back\\slash \x01',
     }
 
     def test_unicode_values_round_trip_exactly(self, store):
@@ -94,8 +118,13 @@ class ValueTests:
 
     def test_unicode_keys_round_trip(self, store):
         """Field names may be any unicode string and are kept exactly."""
-        doc = {"名前": "値", "😀": 1, "e\u0301": "decomposed", "\u00e9": "precomposed",
-               "nested": {"ключ": {"键": [1]}}}
+        doc = {
+            "名前": "値",
+            "😀": 1,
+            "e\u0301": "decomposed",
+            "\u00e9": "precomposed",
+            "nested": {"ключ": {"键": [1]}},
+        }
         assert self._roundtrip(store, doc) == doc
 
     # -- size ------------------------------------------------------------------------------
@@ -125,5 +154,6 @@ class ValueTests:
             for i in range(n):
                 tx.insert("many", {"i": i}, id=f"r{i:04d}")
         assert store.get("many", "r0999") == {"i": 999, "id": "r0999", "_version": 1}
-        assert [d["i"] for d in store.get_many("many", [f"r{i:04d}" for i in range(0, n, 7)])] \
-            == list(range(0, n, 7))
+        assert [
+            d["i"] for d in store.get_many("many", [f"r{i:04d}" for i in range(0, n, 7)])
+        ] == list(range(0, n, 7))

@@ -1,11 +1,11 @@
 """Child process for the JSON backend's crash and concurrency tests (run with sys.executable).
 
-    python jsonfiles_child.py bank ROOT K DURABLE SEED
-        open as bank writer K, print "ready", wait for a line on stdin, commit one bank
-        transaction, print "started", then commit more until killed
-    python jsonfiles_child.py incr ROOT COUNT
-        open, print "ready", wait for a line on stdin, make COUNT atomic increments of
-        counter:c, print "done"
+python jsonfiles_child.py bank ROOT K DURABLE SEED
+    open as bank writer K, print "ready", wait for a line on stdin, commit one bank
+    transaction, print "started", then commit more until killed
+python jsonfiles_child.py incr ROOT COUNT
+    open, print "ready", wait for a line on stdin, make COUNT atomic increments of
+    counter:c, print "done"
 """
 
 from __future__ import annotations

@@ -93,7 +93,8 @@ def check_bank(root: Path, *, durable: bool = True) -> list[int]:
             ns.append(n)
             assert {batch[i]["tx"] for i in child.batch_ids(k)} == {n}, "a transaction is torn"
             assert {h for h in hist if h.startswith(f"h{k}_")} == {
-                f"h{k}_{i:06d}" for i in range(max(1, n - child.HISTORY + 1), n + 1)}
+                f"h{k}_{i:06d}" for i in range(max(1, n - child.HISTORY + 1), n + 1)
+            }
         assert len(batch) == child.WRITERS * (child.BATCH + 1)
         assert sum(d["bal"] for d in store.find("acct")) == child.ACCOUNTS * child.BALANCE
         # the change log: one commit per transaction, in order, and replaying it gives the data
@@ -120,8 +121,11 @@ def check_bank(root: Path, *, durable: bool = True) -> list[int]:
     # line closes the last commit (or points to a new, still empty segment). A writer killed
     # while starting a segment may leave it empty and not pointed to: it is not used.
     segments = sorted((project_dir(root) / ".meta" / "log").glob("*.jsonl"))
-    while len(segments) > 1 and segments[-1].stat().st_size == 0 and json.loads(
-            segments[-2].read_bytes().splitlines()[-1]) != {"next": segments[-1].name}:
+    while (
+        len(segments) > 1
+        and segments[-1].stat().st_size == 0
+        and json.loads(segments[-2].read_bytes().splitlines()[-1]) != {"next": segments[-1].name}
+    ):
         segments.pop()
     for seg, nxt in zip(segments, segments[1:]):
         assert json.loads(seg.read_bytes().splitlines()[-1]) == {"next": nxt.name}
@@ -179,8 +183,10 @@ def test_kill_9_at_random_moments_leaves_whole_transactions(root):
 
     def pair(i: int) -> list:  # started ahead of their round: imports overlap the previous one
         durable = ("1" if i % 2 else "0", "1" if i % 3 else "0")
-        return [spawn("bank", str(root), str(k), durable[k], str(rng.randrange(1 << 30)))
-                for k in range(2)]
+        return [
+            spawn("bank", str(root), str(k), durable[k], str(rng.randrange(1 << 30)))
+            for k in range(2)
+        ]
 
     upcoming = pair(0)
     for i in range(rounds):
@@ -240,11 +246,20 @@ def test_unfinished_commit_is_finished_on_open(root):
     with cs.open(str(root)) as s:
         s.insert("t", {"a": 1}, id="x")
         s.insert("t", {"a": 1}, id="gone")
-    _undone_commit(root, 3, [
-        {"table": "t", "id": "x", "op": "update", "doc": {"id": "x", "_version": 2, "a": 2}},
-        {"table": "t", "id": "new", "op": "insert", "doc": {"id": "new", "_version": 1, "b": 1}},
-        {"table": "t", "id": "gone", "op": "delete", "doc": None},
-    ])
+    _undone_commit(
+        root,
+        3,
+        [
+            {"table": "t", "id": "x", "op": "update", "doc": {"id": "x", "_version": 2, "a": 2}},
+            {
+                "table": "t",
+                "id": "new",
+                "op": "insert",
+                "doc": {"id": "new", "_version": 1, "b": 1},
+            },
+            {"table": "t", "id": "gone", "op": "delete", "doc": None},
+        ],
+    )
     (project_dir(root) / "t" / "x.json").write_text('{"id": "x", "_ver')  # torn mid-write
     with cs.open(str(root)) as s:
         assert s.get("t", "x") == {"id": "x", "_version": 2, "a": 2}
@@ -264,14 +279,30 @@ def test_reader_finishes_a_dead_writers_commit(root):
         s.insert("t", {"a": 1}, id="y")
         assert s.get("t", "x")["a"] == 1
         other = cs.open(str(root))
-        _undone_commit(root, 3, [
-            {"table": "t", "id": "x", "op": "update", "doc": {"id": "x", "_version": 2, "a": 2}},
-            {"table": "t", "id": "y", "op": "update", "doc": {"id": "y", "_version": 2, "a": 2}},
-        ])
+        _undone_commit(
+            root,
+            3,
+            [
+                {
+                    "table": "t",
+                    "id": "x",
+                    "op": "update",
+                    "doc": {"id": "x", "_version": 2, "a": 2},
+                },
+                {
+                    "table": "t",
+                    "id": "y",
+                    "op": "update",
+                    "doc": {"id": "y", "_version": 2, "a": 2},
+                },
+            ],
+        )
         (project_dir(root) / "t" / "y.json").write_text("")  # torn by the kill
         # the fresh store has nothing cached: it must wait for (here: recover) the commit
         assert other.get_many("t", ["y", "x"]) == [
-            {"id": "y", "_version": 2, "a": 2}, {"id": "x", "_version": 2, "a": 2}]
+            {"id": "y", "_version": 2, "a": 2},
+            {"id": "x", "_version": 2, "a": 2},
+        ]
         assert s.get("t", "y")["a"] == 2
         other.close()
     assert json.loads(log_lines(root)[-1]) == {"done": 3}
@@ -312,8 +343,11 @@ def test_a_reader_with_everything_cached_finishes_a_dead_writers_commit(root, mo
     with cs.open(str(root)) as s:
         s.insert("t", {"a": 1}, id="x")
         assert s.get("t", "x")["a"] == 1 and s.find("t")[0]["a"] == 1
-        _undone_commit(root, 2, [
-            {"table": "t", "id": "x", "op": "update", "doc": {"id": "x", "_version": 2, "a": 2}}])
+        _undone_commit(
+            root,
+            2,
+            [{"table": "t", "id": "x", "op": "update", "doc": {"id": "x", "_version": 2, "a": 2}}],
+        )
         s.get("t", "x")  # sees the pending commit (and, it being stale, finishes it)
         assert s.get("t", "x") == {"id": "x", "_version": 2, "a": 2}
         assert s.find("t")[0]["a"] == 2
@@ -613,9 +647,17 @@ def test_threads_read_consistently_while_one_writes(root):
 # -- corruption and stray files --------------------------------------------------------------
 @pytest.mark.parametrize(
     "content",
-    [b"{not json", b"", b"[1, 2]", b'"x"', b'{"id": "other", "_version": 1}',
-     b'{"id": "bad", "a": 1}', b'{"id": "bad", "_version": true}', b'{"id": "bad", "_version": 0}',
-     b"\xff\xfe{}"],
+    [
+        b"{not json",
+        b"",
+        b"[1, 2]",
+        b'"x"',
+        b'{"id": "other", "_version": 1}',
+        b'{"id": "bad", "a": 1}',
+        b'{"id": "bad", "_version": true}',
+        b'{"id": "bad", "_version": 0}',
+        b"\xff\xfe{}",
+    ],
 )
 def test_corrupt_record_names_its_path(store, root, content):
     store.insert("t", {"a": 1}, id="good")
@@ -649,8 +691,15 @@ def test_corrupt_record_names_its_path(store, root, content):
 def test_stray_files_are_ignored(store, root):
     store.insert("t", {"a": 1}, id="x")
     tdir = project_dir(root) / "t"
-    strays = ("notes.txt", ".x.json.swp", "x.json~", "#x.json#", ".#x.json", "a b.json",
-              "x.json.tmp")
+    strays = (
+        "notes.txt",
+        ".x.json.swp",
+        "x.json~",
+        "#x.json#",
+        ".#x.json",
+        "a b.json",
+        "x.json.tmp",
+    )
     for name in strays:
         (tdir / name).write_text("junk")
     (tdir / "sub.json").mkdir()
@@ -714,6 +763,7 @@ def test_unchanged_records_are_not_parsed_again(store, root, monkeypatch):
     with cs.open(str(root)) as other:
         reads = []
         real = JsonBackend._read_file
+
         def spy(self, table, id):
             if self is other.backend:
                 reads.append(id)
@@ -787,7 +837,9 @@ def test_commit_checks_against_other_processes_state(root):
 
 def test_writes_are_validated_at_the_backend(store):
     bad_writes = (
-        Write("put", "T", "x", {}), Write("put", "t", "../x", {}), Write("put", "t", "x", None)
+        Write("put", "T", "x", {}),
+        Write("put", "t", "../x", {}),
+        Write("put", "t", "x", None),
     )
     for bad in bad_writes:
         with pytest.raises(ValidationError):
@@ -804,7 +856,12 @@ def test_layout_is_one_readable_file_per_record(root):
     with open(path, encoding="utf-8") as f:
         doc = json.load(f)
     assert doc == {
-        "id": "T1", "_version": 2, "title": "Write parser", "tags": ["a"], "é": "ü", "done": True
+        "id": "T1",
+        "_version": 2,
+        "title": "Write parser",
+        "tags": ["a"],
+        "é": "ü",
+        "done": True,
     }
     assert "ü" in path.read_text(encoding="utf-8")  # readable, not \u-escaped
     meta = root / "proj-1" / ".meta"

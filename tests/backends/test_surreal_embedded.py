@@ -23,12 +23,20 @@ from conductor_store.backends.surreal.backend import SurrealBackend, Transport
 from tests.support import ROOT
 
 
-def run_child(code: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def run_child(
+    code: str, env: dict | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if k != "SURREAL_SYNC_DATA"}
     full_env["PYTHONPATH"] = str(ROOT)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -39,11 +47,13 @@ def mem():
 
 # -- imports ---------------------------------------------------------------------------------
 def test_import_does_not_load_surrealdb():
-    out = run_child("""
+    out = run_child(
+        """
         import sys, conductor_store
         from conductor_store.backends import lookup
         print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('surrealdb', 'websockets'))))
-    """.replace("import sys,", "import json, sys,"))
+    """.replace("import sys,", "import json, sys,")
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
 
@@ -52,7 +62,13 @@ def test_import_does_not_load_surrealdb():
 def test_json_null_is_stored_as_null_not_none(mem):
     """The SDK encodes None as NONE, which deletes the field; our codec sends NULL."""
     mem.insert("t", {"a": None, "n": {"b": None}, "l": [None, 1]}, id="x")
-    assert mem.get("t", "x") == {"id": "x", "_version": 1, "a": None, "n": {"b": None}, "l": [None, 1]}
+    assert mem.get("t", "x") == {
+        "id": "x",
+        "_version": 1,
+        "a": None,
+        "n": {"b": None},
+        "l": [None, 1],
+    }
     assert mem.find("t", "a IS NULL") != [] and mem.count("t", {"a": None}) == 1
 
 
@@ -60,8 +76,14 @@ def test_failure_in_a_later_statement_is_not_ignored(mem):
     """SDK query() looks only at the first statement: here the failing one is the third."""
     mem.insert("t", {"v": 1}, id="a")
     with pytest.raises(cs.NotFoundError, match="t:missing"):
-        mem.backend.commit([Write("put", "t", "b", {"v": 2}), Write("merge", "t", "a", {"v": 3}),
-                            Write("merge", "t", "missing", {"v": 4})], {})
+        mem.backend.commit(
+            [
+                Write("put", "t", "b", {"v": 2}),
+                Write("merge", "t", "a", {"v": 3}),
+                Write("merge", "t", "missing", {"v": 4}),
+            ],
+            {},
+        )
     assert mem.get("t", "b") is None and mem.get("t", "a")["v"] == 1  # nothing written
     assert [c.seq for c in mem.changes()] == [1]
 
@@ -110,8 +132,13 @@ class _ConflictingTransport(Transport):
             self.commits += 1
             if self.failures:
                 self.failures -= 1
-                return [{"status": "ERR", "result": "Failed to commit transaction due to a read or "
-                                                    "write conflict. This transaction can be retried"}]
+                return [
+                    {
+                        "status": "ERR",
+                        "result": "Failed to commit transaction due to a read or "
+                        "write conflict. This transaction can be retried",
+                    }
+                ]
         return self.inner.run(sql, vars, idempotent=idempotent)
 
 
@@ -202,8 +229,15 @@ s.close()
 def test_second_process_gets_a_clear_error_not_a_second_engine(tmp_path):
     url = f"surrealkv://{tmp_path}/db"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-c", CHILD_HOLD, url], cwd=ROOT, env=env, text=True,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD_HOLD, url],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert child.stdout.readline().strip() == "ready"
         start = time.monotonic()
@@ -271,10 +305,13 @@ def test_memory_store_first_keeps_later_disk_stores_durable(tmp_path):
 
 
 def test_explicit_env_false_means_not_durable(tmp_path):
-    out = run_child(f"""
+    out = run_child(
+        f"""
         import conductor_store as cs
         print(cs.open("surrealkv://{tmp_path}/db").info()["durable"])
-    """, env={"SURREAL_SYNC_DATA": "false"})
+    """,
+        env={"SURREAL_SYNC_DATA": "false"},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
@@ -285,18 +322,29 @@ def test_durable_store_fsyncs_every_commit(tmp_path):
     syncs far less."""
     counts = {}
     for durable in (True, False):
-        script = (f"import conductor_store as cs\n"
-                  f"s = cs.open('surrealkv://{tmp_path}/d{int(durable)}', durable={durable})\n"
-                  f"for i in range(50): s.insert('t', {{'i': i}})\n"
-                  f"s.close()\n")
+        script = (
+            f"import conductor_store as cs\n"
+            f"s = cs.open('surrealkv://{tmp_path}/d{int(durable)}', durable={durable})\n"
+            f"for i in range(50): s.insert('t', {{'i': i}})\n"
+            f"s.close()\n"
+        )
         env = {k: v for k, v in os.environ.items() if k != "SURREAL_SYNC_DATA"}
         env["PYTHONPATH"] = str(ROOT)
-        out = subprocess.run(["strace", "-f", "-c", "-e", "trace=fsync,fdatasync", sys.executable,
-                              "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            ["strace", "-f", "-c", "-e", "trace=fsync,fdatasync", sys.executable, "-c", script],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if out.returncode != 0 and "ptrace" in out.stderr.lower():
             pytest.skip("ptrace not permitted here")
         assert out.returncode == 0, out.stderr[-2000:]
-        counts[durable] = sum(int(line.split()[3]) for line in out.stderr.splitlines()
-                              if line.strip().endswith(("fsync", "fdatasync")) and len(line.split()) >= 5)
+        counts[durable] = sum(
+            int(line.split()[3])
+            for line in out.stderr.splitlines()
+            if line.strip().endswith(("fsync", "fdatasync")) and len(line.split()) >= 5
+        )
     assert counts[True] >= 50, counts
     assert counts[False] < counts[True] / 2, counts

@@ -23,7 +23,9 @@ PASSWORD = "s3cret-Pw_42"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = LoopbackServer(data=tmp_path_factory.mktemp("loopback") / "data", password=PASSWORD).start()
+    srv = LoopbackServer(
+        data=tmp_path_factory.mktemp("loopback") / "data", password=PASSWORD
+    ).start()
     yield srv
     srv.kill()
 
@@ -110,7 +112,9 @@ def test_pool_stats_stay_within_pool_size_and_count_reconnects(server):
         in_threads(8, lambda k: [s.insert("t", {"k": k}) for _ in range(10)])
         before = s.info()
         assert 2 <= before["max_in_use"] <= 4 and before["connections_open"] <= 4
-        assert before["dropped"] == 0 and before["connections_created"] == before["connections_open"]
+        assert (
+            before["dropped"] == 0 and before["connections_created"] == before["connections_open"]
+        )
         server.drop_connections()
         assert s.count("t") == 80
         after = s.info()

@@ -52,20 +52,32 @@ class DictBackend(Backend):
                     raise ConflictError(f"{w.table}:{w.id} already exists")
                 if w.kind == "merge" and current is None:
                     raise NotFoundError(f"{w.table}:{w.id} does not exist")
-                staged[(w.table, w.id)] = None if w.kind == "delete" else (current or True)  # exists after it
+                staged[(w.table, w.id)] = (
+                    None if w.kind == "delete" else (current or True)
+                )  # exists after it
             seq = self._state["seq"] + 1
             changes = []
             for w in writes:
                 rows = tables.setdefault(w.table, {})
                 current = rows.get(w.id)
                 if w.kind == "delete":
-                    changes.append(Change(seq, w.table, w.id, "delete", None) if rows.pop(w.id, None) else None)
+                    changes.append(
+                        Change(seq, w.table, w.id, "delete", None) if rows.pop(w.id, None) else None
+                    )
                     continue
                 body = {**(current or {}), **w.doc} if w.kind == "merge" else dict(w.doc)
                 body.pop("id", None)
                 body.pop("_version", None)
-                rows[w.id] = {**copy_json(body), "id": w.id, "_version": (current or {}).get("_version", 0) + 1}
-                changes.append(Change(seq, w.table, w.id, "update" if current else "insert", copy_json(rows[w.id])))
+                rows[w.id] = {
+                    **copy_json(body),
+                    "id": w.id,
+                    "_version": (current or {}).get("_version", 0) + 1,
+                }
+                changes.append(
+                    Change(
+                        seq, w.table, w.id, "update" if current else "insert", copy_json(rows[w.id])
+                    )
+                )
             if any(changes):
                 self._state["seq"] = seq
                 self._state["log"].extend(c for c in changes if c)
@@ -73,7 +85,11 @@ class DictBackend(Backend):
 
     def changes(self, since=0, tables=None, limit=None):
         with self._lock:
-            out = [c for c in self._state["log"] if c.seq > since and (tables is None or c.table in tables)]
+            out = [
+                c
+                for c in self._state["log"]
+                if c.seq > since and (tables is None or c.table in tables)
+            ]
         return [c._replace(doc=copy_json(c.doc)) for c in out[:limit]]
 
 

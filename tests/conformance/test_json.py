@@ -35,9 +35,7 @@ def test_unknown_scheme_raises_value_error_listing_known_ones():
 
 def test_info_removes_password_from_url():
     """info()["url"] never shows a password that was in the URL (user and host are kept)."""
-    conductor_store.register(
-        "pwtest", lambda url, *, project, **options: DictBackend(url, project)
-    )
+    conductor_store.register("pwtest", lambda url, *, project, **options: DictBackend(url, project))
     with conductor_store.open("pwtest://alice:hunter2@db.example:8000/ns", project="p") as store:
         info = store.info()
     assert "hunter2" not in info["url"]
@@ -47,7 +45,13 @@ def test_info_removes_password_from_url():
 
 def test_every_error_is_a_store_error():
     """Every error the library raises on purpose derives from StoreError and is exported."""
-    for cls in (NotFoundError, ConflictError, ValidationError, QueryError,
-                BackendUnavailableError, CorruptRecordError):
+    for cls in (
+        NotFoundError,
+        ConflictError,
+        ValidationError,
+        QueryError,
+        BackendUnavailableError,
+        CorruptRecordError,
+    ):
         assert issubclass(cls, StoreError)
         assert getattr(conductor_store, cls.__name__) is cls

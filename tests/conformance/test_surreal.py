@@ -67,11 +67,16 @@ def remote(tmp_path_factory):
         yield Remote(urlunsplit((parts.scheme, netloc, "", "", "")), user, password, None)
         return
     # on disk, so that restart_server() keeps the data
-    server = LoopbackServer(data=tmp_path_factory.mktemp("loopback") / "data",
-                            user="root", password=LOOPBACK_PASSWORD).start()
+    server = LoopbackServer(
+        data=tmp_path_factory.mktemp("loopback") / "data", user="root", password=LOOPBACK_PASSWORD
+    ).start()
     try:
-        yield Remote(f"ws://root:{LOOPBACK_PASSWORD}@127.0.0.1:{server.port}", "root",
-                     LOOPBACK_PASSWORD, server)
+        yield Remote(
+            f"ws://root:{LOOPBACK_PASSWORD}@127.0.0.1:{server.port}",
+            "root",
+            LOOPBACK_PASSWORD,
+            server,
+        )
     finally:
         server.kill()
 
@@ -93,8 +98,10 @@ class TestSurrealRemote(StoreConformance):
     # -- network hooks: the loopback server's control endpoint ----------------------------
     def _loopback(self, hook: str) -> LoopbackServer:
         if self.remote.server is None:
-            pytest.skip(f"{hook} needs the loopback server's control endpoint; "
-                        "CONDUCTOR_STORE_TEST_SURREAL_URL names a real server")
+            pytest.skip(
+                f"{hook} needs the loopback server's control endpoint; "
+                "CONDUCTOR_STORE_TEST_SURREAL_URL names a real server"
+            )
         return self.remote.server
 
     def drop_connections(self):
@@ -111,7 +118,13 @@ class TestSurrealRemote(StoreConformance):
     # -- credential hooks (bad_credentials_url: the default, a wrong password in the URL) ----
     def secret(self):
         password = self.remote.password
-        if len(password) < 6 or password in self.remote.user or password in self.remote.base.split("@")[-1]:
-            pytest.skip("the test server's password is not distinctive enough to look for (set "
-                        "CONDUCTOR_STORE_TEST_SURREAL_PASS to a longer one, unlike the user name)")
+        if (
+            len(password) < 6
+            or password in self.remote.user
+            or password in self.remote.base.split("@")[-1]
+        ):
+            pytest.skip(
+                "the test server's password is not distinctive enough to look for (set "
+                "CONDUCTOR_STORE_TEST_SURREAL_PASS to a longer one, unlike the user name)"
+            )
         return password

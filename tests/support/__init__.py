@@ -18,8 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
 class LoopbackServer:
     """``python -m tests.support.loopback_server`` as a subprocess: start, stop, kill, restart."""
 
-    def __init__(self, data: str | os.PathLike | None = None, user: str = "root",
-                 password: str = "secret", port: int = 0) -> None:
+    def __init__(
+        self,
+        data: str | os.PathLike | None = None,
+        user: str = "root",
+        password: str = "secret",
+        port: int = 0,
+    ) -> None:
         self.data = None if data is None else str(data)
         self.user = user
         self.password = password
@@ -31,14 +36,26 @@ class LoopbackServer:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "LoopbackServer":
-        cmd = [sys.executable, "-m", "tests.support.loopback_server", "--port", str(self.port),
-               "--user", self.user, "--pass", self.password]
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.support.loopback_server",
+            "--port",
+            str(self.port),
+            "--user",
+            self.user,
+            "--pass",
+            self.password,
+        ]
         if self.data:
             cmd += ["--data", self.data]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()), daemon=True)
+        reader = threading.Thread(
+            target=lambda: line.append(self.proc.stdout.readline()), daemon=True
+        )
         reader.start()
         reader.join(timeout)
         if not line or not line[0].startswith("PORT "):

@@ -46,19 +46,29 @@ _OPEN = {"use", "signin", "version", "ping", "info", "invalidate"}
 class Server:
     def __init__(self, data: str | None, user: str, password: str) -> None:
         if not (_SAFE.fullmatch(user) and _SAFE.fullmatch(password)):
-            raise SystemExit("--user/--pass: 1-64 of [A-Za-z0-9_-] (they are written into DEFINE USER)")
+            raise SystemExit(
+                "--user/--pass: 1-64 of [A-Za-z0-9_-] (they are written into DEFINE USER)"
+            )
         url = f"surrealkv://{os.path.abspath(data)}" if data else "mem://"
         self.db = SyncEmbeddedDB(url)
         self.db.connect()
         self.lock = threading.Lock()
         self.current: tuple | None = None
         self.executor = ThreadPoolExecutor(1)
-        self.stats = {"connections_total": 0, "connections_open": 0, "queries": 0,
-                      "commits": 0, "signin_failures": 0}
+        self.stats = {
+            "connections_total": 0,
+            "connections_open": 0,
+            "queries": 0,
+            "commits": 0,
+            "signin_failures": 0,
+        }
         self.hooks: dict = {}
         self.connections: set = set()
         self._call("use", ["loopback", "loopback"])
-        self._call("query", [f"DEFINE USER IF NOT EXISTS {user} ON ROOT PASSWORD '{password}' ROLES OWNER", {}])
+        self._call(
+            "query",
+            [f"DEFINE USER IF NOT EXISTS {user} ON ROOT PASSWORD '{password}' ROLES OWNER", {}],
+        )
 
     def _call(self, method: str, params: list):
         response = decode(self.db.execute(encode({"id": "0", "method": method, "params": params})))
@@ -77,7 +87,9 @@ class Server:
             try:
                 return self.db.execute(raw)
             except RuntimeError as exc:  # the engine raises RPC-level errors
-                return encode({"id": request.get("id"), "error": {"code": -32000, "message": str(exc)}})
+                return encode(
+                    {"id": request.get("id"), "error": {"code": -32000, "message": str(exc)}}
+                )
 
     async def handler(self, ws) -> None:
         loop = asyncio.get_running_loop()
@@ -95,8 +107,17 @@ class Server:
                     await ws.send(encode({"id": rid, "result": None}))
                     continue
                 if method not in _OPEN and not session["authed"]:
-                    await ws.send(encode({"id": rid, "error": {
-                        "code": -32002, "message": "IAM error: Not enough permissions to perform this action"}}))
+                    await ws.send(
+                        encode(
+                            {
+                                "id": rid,
+                                "error": {
+                                    "code": -32002,
+                                    "message": "IAM error: Not enough permissions to perform this action",
+                                },
+                            }
+                        )
+                    )
                     continue
                 is_query = method == "query"
                 is_commit = is_query and "COMMIT TRANSACTION" in str(request["params"][0])
@@ -105,7 +126,9 @@ class Server:
                     self.hooks.pop("drop")
                     await ws.close()
                     return
-                reply = await loop.run_in_executor(self.executor, self.execute, session, raw, request)
+                reply = await loop.run_in_executor(
+                    self.executor, self.execute, session, raw, request
+                )
                 if is_query:
                     self.stats["queries"] += 1
                 if is_commit:
@@ -137,7 +160,9 @@ class Server:
         for ws in dropped:
             ws.transport.abort()
         if dropped:
-            await asyncio.wait([asyncio.ensure_future(ws.wait_closed()) for ws in dropped], timeout=5)
+            await asyncio.wait(
+                [asyncio.ensure_future(ws.wait_closed()) for ws in dropped], timeout=5
+            )
         return len(dropped)
 
     async def http(self, connection, request):
@@ -148,7 +173,9 @@ class Server:
             for key, values in parse_qs(path.query).items():
                 if key == "drop" and values[0] == "all":
                     dropped = await self.drop_all()
-                    return connection.respond(HTTPStatus.OK, json.dumps({"dropped": dropped}) + "\n")
+                    return connection.respond(
+                        HTTPStatus.OK, json.dumps({"dropped": dropped}) + "\n"
+                    )
                 self.hooks[key] = float(values[0]) if key == "stall" else values[0]
             return connection.respond(HTTPStatus.OK, json.dumps(self.hooks) + "\n")
         return None  # the WebSocket handshake (/rpc)
@@ -156,8 +183,14 @@ class Server:
 
 async def main(args) -> None:
     server = Server(args.data, args.user, args.password)
-    async with serve(server.handler, args.host, args.port, subprotocols=["cbor"],
-                     process_request=server.http, max_size=None) as ws_server:
+    async with serve(
+        server.handler,
+        args.host,
+        args.port,
+        subprotocols=["cbor"],
+        process_request=server.http,
+        max_size=None,
+    ) as ws_server:
         port = next(iter(ws_server.sockets)).getsockname()[1]
         print(f"PORT {port}", flush=True)
         await asyncio.Future()

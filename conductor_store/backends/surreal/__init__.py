@@ -81,9 +81,7 @@ def _number(value: Any, what: str, kind: type, minimum: float) -> Any:
 
 def _name(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value or not set(value) <= _NAME_OK or len(value) > 64:
-        raise ValidationError(
-            f"{what} must be 1-64 letters, digits, '_' or '-', not {value!r}"
-        )
+        raise ValidationError(f"{what} must be 1-64 letters, digits, '_' or '-', not {value!r}")
     return value
 
 
@@ -98,14 +96,18 @@ def open_backend(url: str, *, project: str, **options: Any) -> SurrealBackend:
     for key, value in query.items():
         options.setdefault(key, value)
     scheme = url.split("://", 1)[0].lower()
-    namespace = _name(options.get("namespace") or _env("SURREAL_NAMESPACE") or "orchestrator", "namespace")
+    namespace = _name(
+        options.get("namespace") or _env("SURREAL_NAMESPACE") or "orchestrator", "namespace"
+    )
     if project == "default":
         database = options.get("database") or _env("SURREAL_DATABASE") or "default"
     else:
         database = project
     database = _name(database, "database")
     live = options.get("live_queries")
-    live = _bool(live if live is not None else (_env("SURREAL_LIVE_QUERIES") or "false"), "live_queries")
+    live = _bool(
+        live if live is not None else (_env("SURREAL_LIVE_QUERIES") or "false"), "live_queries"
+    )
     if scheme in ("ws", "wss"):
         return _open_remote(url, namespace, database, live, options)
     if scheme in ("mem", "memory"):
@@ -138,7 +140,9 @@ def _refuse(options: dict, names: tuple, where: str) -> None:
         raise ValidationError(f"option(s) {', '.join(given)} do not apply to {where}")
 
 
-def _open_memory(url: str, namespace: str, database: str, live: bool, options: dict) -> SurrealBackend:
+def _open_memory(
+    url: str, namespace: str, database: str, live: bool, options: dict
+) -> SurrealBackend:
     from .embedded import acquire
 
     _refuse(options, ("user", "password", "auth_level"), "an embedded store")
@@ -147,12 +151,19 @@ def _open_memory(url: str, namespace: str, database: str, live: bool, options: d
     if name is not None and not set(name) <= _NAME_OK | {"."}:
         raise ValidationError(f"memory store names are letters, digits, '_', '-' and '.': {url!r}")
     engine = acquire("mem", name, None)
-    return _embedded_backend(engine, "surrealdb-mem", f"mem://{name or ''}", namespace, database,
-                             {"engine": "memory", "durable": False, "shared": name is not None,
-                              "live_queries": live})
+    return _embedded_backend(
+        engine,
+        "surrealdb-mem",
+        f"mem://{name or ''}",
+        namespace,
+        database,
+        {"engine": "memory", "durable": False, "shared": name is not None, "live_queries": live},
+    )
 
 
-def _open_disk(url: str, namespace: str, database: str, live: bool, options: dict) -> SurrealBackend:
+def _open_disk(
+    url: str, namespace: str, database: str, live: bool, options: dict
+) -> SurrealBackend:
     from .embedded import acquire, env_sync, process_sync_state
 
     _refuse(options, ("user", "password", "auth_level"), "an embedded store")
@@ -165,26 +176,40 @@ def _open_disk(url: str, namespace: str, database: str, live: bool, options: dic
         durable = env_sync()
     durable = True if durable is None else _bool(durable, "durable")
     engine = acquire("kv", path, durable)
-    return _embedded_backend(engine, "surrealdb-kv", f"surrealkv://{path}", namespace, database,
-                             {"engine": "surrealkv", "path": path,
-                              "durable": bool(process_sync_state()), "live_queries": live})
+    return _embedded_backend(
+        engine,
+        "surrealdb-kv",
+        f"surrealkv://{path}",
+        namespace,
+        database,
+        {
+            "engine": "surrealkv",
+            "path": path,
+            "durable": bool(process_sync_state()),
+            "live_queries": live,
+        },
+    )
 
 
-def _embedded_backend(engine, name: str, url: str, namespace: str, database: str,
-                      facts: dict) -> SurrealBackend:
+def _embedded_backend(
+    engine, name: str, url: str, namespace: str, database: str, facts: dict
+) -> SurrealBackend:
     """A backend over an acquired embedded engine; the engine is released if that fails."""
     from .embedded import EmbeddedTransport, release
 
     try:
         transport = EmbeddedTransport(engine, namespace, database)
-        return SurrealBackend(transport, name=name, url=url, namespace=namespace,
-                              database=database, facts=facts)
+        return SurrealBackend(
+            transport, name=name, url=url, namespace=namespace, database=database, facts=facts
+        )
     except BaseException:
         release(engine)
         raise
 
 
-def _open_remote(url: str, namespace: str, database: str, live: bool, options: dict) -> SurrealBackend:
+def _open_remote(
+    url: str, namespace: str, database: str, live: bool, options: dict
+) -> SurrealBackend:
     from .remote import RemoteTransport
 
     if options.get("durable") is not None:
@@ -196,7 +221,11 @@ def _open_remote(url: str, namespace: str, database: str, live: bool, options: d
         raise ValidationError(f"bad SurrealDB URL {redact_url(url)}: {exc}") from None
     if not parts.hostname:
         raise ValidationError(f"{redact_url(url)} names no host")
-    user = options.get("user") or (unquote(parts.username) if parts.username else None) or _env("SURREAL_USER")
+    user = (
+        options.get("user")
+        or (unquote(parts.username) if parts.username else None)
+        or _env("SURREAL_USER")
+    )
     password = options.get("password")
     if password is None:
         password = unquote(parts.password) if parts.password is not None else _env("SURREAL_PASS")
@@ -229,7 +258,11 @@ def _open_remote(url: str, namespace: str, database: str, live: bool, options: d
         url=shown,
         namespace=namespace,
         database=database,
-        facts={"engine": "remote", "user": user, "auth_level": level, "timeout": timeout,
-               "live_queries": live},
+        facts={
+            "engine": "remote",
+            "user": user,
+            "auth_level": level,
+            "timeout": timeout,
+            "live_queries": live,
+        },
     )
-

@@ -201,15 +201,20 @@ class SurrealBackend(Backend):
     def tables(self) -> list[str]:
         info = self._one("INFO FOR DB", {}, "tables") or {}
         names = sorted(
-            t for t in (info.get("tables") or {})
+            t
+            for t in (info.get("tables") or {})
             if not t.startswith(_INTERNAL_PREFIX) and TABLE_RE.fullmatch(t)
         )
         if not names:
             return []
         vars = {f"t{i}": t for i, t in enumerate(names)}
-        sql = "RETURN [" + ", ".join(
-            f"count(SELECT VALUE id FROM type::table($t{i}) LIMIT 1)" for i in range(len(names))
-        ) + "];"
+        sql = (
+            "RETURN ["
+            + ", ".join(
+                f"count(SELECT VALUE id FROM type::table($t{i}) LIMIT 1)" for i in range(len(names))
+            )
+            + "];"
+        )
         counts = self._one(sql, vars, "tables")
         return [t for t, n in zip(names, counts) if n]
 
@@ -286,7 +291,9 @@ class SurrealBackend(Backend):
             vars[f"r{i}"] = Rid(w.table, w.id)
             names.append(f"$w{i}")
             if w.kind == "delete":
-                lines.append(f"LET $w{i} = IF (DELETE $r{i} RETURN BEFORE) THEN $r{i} ELSE NONE END;")
+                lines.append(
+                    f"LET $w{i} = IF (DELETE $r{i} RETURN BEFORE) THEN $r{i} ELSE NONE END;"
+                )
                 returned.append(f"$w{i} != NONE")
                 continue
             vars[f"d{i}"] = w.doc if w.doc is not None else {}
@@ -315,10 +322,14 @@ class SurrealBackend(Backend):
         vars["tbs"] = sorted({w.table for w in writes})
         if any(w.kind != "delete" for w in writes):
             lines.append(f"LET $s = {bump};")
-            lines.append(f"CREATE type::thing('{LOG}', $s) CONTENT {{w: {all_w}, tb: $tbs}} RETURN NONE;")
+            lines.append(
+                f"CREATE type::thing('{LOG}', $s) CONTENT {{w: {all_w}, tb: $tbs}} RETURN NONE;"
+            )
         else:
             lines.append(f"LET $s = IF array::any({all_w}) THEN {bump} ELSE NONE END;")
-            lines.append(f"IF $s {{ CREATE type::thing('{LOG}', $s) CONTENT {{w: {all_w}, tb: $tbs}} RETURN NONE }};")
+            lines.append(
+                f"IF $s {{ CREATE type::thing('{LOG}', $s) CONTENT {{w: {all_w}, tb: $tbs}} RETURN NONE }};"
+            )
         if tid is not None:
             vars["tid"] = Rid(TXN, tid)
             lines.append("CREATE $tid CONTENT {s: $s, at: time::now()} RETURN NONE;")
@@ -364,7 +375,9 @@ class SurrealBackend(Backend):
         found = rows[-1].get("result") or {}
         marker = found.get("m")
         if not marker:
-            log.warning("commit %s did not land before the connection dropped: sending it again", tid)
+            log.warning(
+                "commit %s did not land before the connection dropped: sending it again", tid
+            )
             return None
         log.warning("commit %s landed before the connection dropped: not sending it again", tid)
         seq = marker.get("s")
@@ -390,9 +403,14 @@ class SurrealBackend(Backend):
                 vars["tables"] = sorted(wanted)
                 where = " WHERE tb CONTAINSANY $tables"
             # the range bound is an int formatted by Python (record-id ranges take no params)
-            rows = self._one(
-                f"SELECT * FROM {LOG}:{cursor + 1}..{where} ORDER BY id LIMIT $n", vars, "changes"
-            ) or []
+            rows = (
+                self._one(
+                    f"SELECT * FROM {LOG}:{cursor + 1}..{where} ORDER BY id LIMIT $n",
+                    vars,
+                    "changes",
+                )
+                or []
+            )
             for row in rows:
                 seq = int(row["id"].key)
                 cursor = seq
@@ -450,7 +468,7 @@ def _rebuild(seq: Any, returned: list, writes: list[Write]) -> CommitResult:
             changes.append(Change(seq, w.table, w.id, "update", _plain(item)))
         else:
             doc = {**w.doc} if w.doc else {}  # nested values shared with w.doc, the Store's
-            doc["id"] = w.id                      # private copy (it copies again for callers)
+            doc["id"] = w.id  # private copy (it copies again for callers)
             doc["_version"] = version = int(item)
             changes.append(Change(seq, w.table, w.id, "insert" if version == 1 else "update", doc))
     if not any(changes):
@@ -458,7 +476,9 @@ def _rebuild(seq: Any, returned: list, writes: list[Write]) -> CommitResult:
     return CommitResult(seq, changes)
 
 
-def _result(seq: Any, results: list, writes: list[Write] | None, n: int | None = None) -> CommitResult:
+def _result(
+    seq: Any, results: list, writes: list[Write] | None, n: int | None = None
+) -> CommitResult:
     """Build a CommitResult from the per-write results stored in a commit."""
     changes: list = []
     seq = int(seq) if seq else None

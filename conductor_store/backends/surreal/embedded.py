@@ -77,7 +77,9 @@ class Engine:
             self.db = SyncEmbeddedDB(url)
             self.db.connect()
         except Exception as exc:  # noqa: BLE001 - the engine raises bare RuntimeErrors
-            raise BackendUnavailableError(f"cannot start the embedded SurrealDB engine at {url}: {exc}") from exc
+            raise BackendUnavailableError(
+                f"cannot start the embedded SurrealDB engine at {url}: {exc}"
+            ) from exc
 
     def rpc(self, method: str, params: list) -> Any:
         try:
@@ -143,7 +145,11 @@ def _open_disk(path: str) -> Engine:
         os.makedirs(parent, exist_ok=True)
     except OSError as exc:
         raise BackendUnavailableError(f"cannot create {parent}: {exc}") from exc
-    lock = FileLock(path + ".lock", is_singleton=False) if _has_singleton() else FileLock(path + ".lock")
+    lock = (
+        FileLock(path + ".lock", is_singleton=False)
+        if _has_singleton()
+        else FileLock(path + ".lock")
+    )
     try:
         lock.acquire(timeout=0)
     except Timeout:

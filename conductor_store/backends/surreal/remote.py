@@ -39,12 +39,12 @@ class _RpcError(Exception):
 
 
 def _connection_class():
+    import inspect
+
     import websockets
     import websockets.sync.client as ws_sync
     from surrealdb import BlockingWsSurrealConnection
     from surrealdb.data.cbor import decode as sdk_decode
-
-    import inspect
 
     # websockets >= 17.1 warns unless a directly used connection says legacy=True
     extra = {"legacy": True} if "legacy" in inspect.signature(ws_sync.connect).parameters else {}

@@ -44,7 +44,9 @@ def field(path: tuple) -> str:
     quoted = [f"`{seg}`" for seg in path]
     if len(quoted) == 1:
         return quoted[0]
-    guards = " AND ".join(f"type::is::object({'.'.join(quoted[:i])})" for i in range(1, len(quoted)))
+    guards = " AND ".join(
+        f"type::is::object({'.'.join(quoted[:i])})" for i in range(1, len(quoted))
+    )
     return f"(IF {guards} THEN {'.'.join(quoted)} ELSE NULL END)"
 
 
@@ -53,9 +55,13 @@ def _not_null(f: str) -> str:
 
 
 def _kind(value: Any) -> str:
-    return _KIND_CHECK[value.__class__] if value.__class__ in _KIND_CHECK else _KIND_CHECK[
-        bool if isinstance(value, bool) else int if isinstance(value, (int, float)) else str
-    ]
+    return (
+        _KIND_CHECK[value.__class__]
+        if value.__class__ in _KIND_CHECK
+        else _KIND_CHECK[
+            bool if isinstance(value, bool) else int if isinstance(value, (int, float)) else str
+        ]
+    )
 
 
 def _like_regex(pattern: str) -> str:
@@ -141,8 +147,12 @@ def select(query: Query, p: Params, *, sliced: bool = True) -> str:
     if not query.order:
         return f"SELECT * FROM type::table($tb){where} ORDER BY id{tail}"
     keys = ", ".join(f"{sort_key(path)} AS o{i}" for i, (path, _) in enumerate(query.order))
-    order = ", ".join(f"o{i} {'DESC' if desc else 'ASC'}" for i, (_, desc) in enumerate(query.order))
-    return f"SELECT $this AS d, id, {keys} FROM type::table($tb){where} ORDER BY {order}, id ASC{tail}"
+    order = ", ".join(
+        f"o{i} {'DESC' if desc else 'ASC'}" for i, (_, desc) in enumerate(query.order)
+    )
+    return (
+        f"SELECT $this AS d, id, {keys} FROM type::table($tb){where} ORDER BY {order}, id ASC{tail}"
+    )
 
 
 def count(query: Query, p: Params) -> str:
