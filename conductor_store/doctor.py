@@ -24,7 +24,7 @@ QUARANTINE = ".quarantine"
 
 @dataclass
 class Finding:
-    kind: str  # corrupt | stray | temp | unfinished | torn | log-mismatch | locked
+    kind: str  # corrupt | stray | temp | unfinished | torn | log-mismatch | missing | locked
     message: str
     path: str | None = None
     table: str | None = None
@@ -161,24 +161,31 @@ def _read_log(rep: ProjectReport) -> tuple[list[dict], bool]:
     return commits, complete
 
 
-def _compare(rep: ProjectReport, records: dict, commits: list[dict]) -> None:
+def _final(commits: list[dict]) -> dict[tuple, Any]:
+    """Each record's last document in the log (None: deleted)."""
     final: dict[tuple, Any] = {}
     for c in commits:
         for ch in c["changes"]:
             final[(ch["table"], ch["id"])] = ch["doc"]
+    return final
+
+
+def _compare(rep: ProjectReport, records: dict, commits: list[dict]) -> None:
+    final = _final(commits)
     corrupt = {(f.table, f.id) for f in rep.findings if f.kind == "corrupt"}
     for key in sorted(set(final) | set(records), key=str):
         logged, found = final.get(key), records.get(key)
         if key in corrupt or logged == found:
             continue
         where = f"{key[0]}:{key[1]}"
+        kind = "log-mismatch"
         if found is None:
-            msg = "the log says it exists, its file is missing"
+            kind, msg = "missing", "the log says it exists, its file is missing"
         elif logged is None:
             msg = "its file exists, the log never wrote it (or deleted it)"
         else:
             msg = "its file differs from the last version the log wrote (a hand edit?)"
-        rep.findings.append(Finding("log-mismatch", f"{where}: {msg}", None, key[0], key[1]))
+        rep.findings.append(Finding(kind, f"{where}: {msg}", None, key[0], key[1]))
 
 
 def lock_holders(lock_path: str) -> list[int]:
@@ -200,41 +207,76 @@ def lock_holders(lock_path: str) -> list[int]:
     return sorted(p for p in pids if p > 0)
 
 
+class _locked:
+    """The project's writers' lock (``flock`` of ``.meta/lock``, as the backend takes it)."""
+
+    def __init__(self, root: str, project: str) -> None:
+        self.path = os.path.join(root, project, ".meta", "lock")
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        self.fd = os.open(self.path, os.O_RDWR)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)  # releases the flock
+
+
 def quarantine_json(root: str, project: str, table: str, id: str) -> str:
     """Move one record file to ``<project>/.quarantine/<table>/`` under the writers' lock
     (never deleting; a name already taken gets ``.1``, ``.2``...). Returns the new path."""
-    import fcntl
-
     src = os.path.join(root, project, table, id + ".json")
     if not os.path.lexists(src):
         raise StoreError(f"{src} does not exist")
     qdir = os.path.join(root, project, QUARANTINE, table)
     os.makedirs(qdir, mode=0o700, exist_ok=True)
     dst, n = os.path.join(qdir, id + ".json"), 0
-    fd = os.open(os.path.join(root, project, ".meta", "lock"), os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with _locked(root, project):
         while os.path.lexists(dst):
             n += 1
             dst = os.path.join(qdir, f"{id}.json.{n}")
         os.rename(src, dst)
-    finally:
-        os.close(fd)  # releases the flock
     return dst
 
 
+def restore_from_log(root: str, project: str, table: str, id: str, doc: dict) -> None:
+    """Write the last version the log committed back as the record file (if still absent)."""
+    path = os.path.join(root, project, table, id + ".json")
+    with _locked(root, project):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f, ensure_ascii=False)
+
+
 def repair(root: str, project: str) -> dict:
-    """Finish interrupted commits (by opening the store) and quarantine corrupt records."""
+    """Finish interrupted commits (by opening the store), quarantine corrupt records, and give
+    them -- and record files that went missing -- back the last version the log committed."""
     from .store import open as open_store
 
-    before = check(root, project, compare_log=False)
-    finished = [f.message for f in before.findings if f.kind in ("unfinished", "torn")]
+    first = check(root, project, compare_log=False)
+    finished = [f.message for f in first.findings if f.kind in ("unfinished", "torn")]
     if finished:
         open_store("json://" + root, project=project).close()  # recovery happens on open
+    before = check(root, project)
     moved = []
     for f in before.findings:
         if f.kind == "corrupt" and f.table and f.id:
-            moved.append(
-                {"table": f.table, "id": f.id, "to": quarantine_json(root, project, f.table, f.id)}
-            )
+            to = quarantine_json(root, project, f.table, f.id)
+            moved.append({"table": f.table, "id": f.id, "to": to, "restored": None})
+        elif f.kind == "missing" and f.table and f.id:
+            moved.append({"table": f.table, "id": f.id, "to": None, "restored": None})
+    if moved:
+        _restore(root, project, moved)
     return {"finished": finished, "quarantined": moved, "after": check(root, project).as_dict()}
+
+
+def _restore(root: str, project: str, moved: list[dict]) -> None:
+    """Give each quarantined record back the last version the log committed, when it has one."""
+    commits, complete = _read_log(ProjectReport(project, os.path.join(root, project)))
+    final = _final(commits) if complete else {}
+    for m in moved:
+        doc = final.get((m["table"], m["id"]))
+        if doc is not None:
+            restore_from_log(root, project, m["table"], m["id"], doc)
+            m["restored"] = doc["_version"]

@@ -52,18 +52,8 @@ def _present(target: str) -> bool:
         return False
 
 
-class LazyGroup(click.Group):
-    """Loads a command's module on first use; turns every error into one line."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        extra = [n for n, t in OPTIONAL_COMMANDS.items() if _present(t)]
-        return sorted([*COMMANDS, *extra])
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name) or OPTIONAL_COMMANDS.get(cmd_name)
-        if target is None or (cmd_name in OPTIONAL_COMMANDS and not _present(target)):
-            return None
-        return _load(target)
+class SafeGroup(click.Group):
+    """A group whose commands' errors become one line on stderr and a non-zero exit."""
 
     def main(self, args: Any = None, *pos: Any, **kw: Any) -> Any:
         self._argv = list(sys.argv[1:] if args is None else args)
@@ -76,6 +66,9 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, SystemExit):
             raise
+        except BrokenPipeError:  # `conductor-store export | head`: stop quietly
+            sys.stdout = open(os.devnull, "w")  # so the flush at exit is silent too
+            raise SystemExit(output.EXIT_ERROR) from None
         except click.exceptions.Abort:
             output.fail("interrupted", output.EXIT_INTERRUPTED)
         except KeyboardInterrupt:
@@ -85,6 +78,20 @@ class LazyGroup(click.Group):
                 raise
             code = getattr(exc, "exit_code", output.EXIT_ERROR)
             output.fail(_message(exc, getattr(self, "_argv", [])), code)
+
+
+class LazyGroup(SafeGroup):
+    """Loads a command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        extra = [n for n, t in OPTIONAL_COMMANDS.items() if _present(t)]
+        return sorted([*COMMANDS, *extra])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name) or OPTIONAL_COMMANDS.get(cmd_name)
+        if target is None or (cmd_name in OPTIONAL_COMMANDS and not _present(target)):
+            return None
+        return _load(target)
 
 
 def _message(exc: Exception, argv: list) -> str:

@@ -16,7 +16,7 @@ ENV_VARS = (
     "SURREAL_USER", "SURREAL_PASS", "SURREAL_AUTH_LEVEL", "SURREAL_POOL_SIZE",
     "SURREAL_TIMEOUT", "SURREAL_SYNC_DATA", "SURREAL_LIVE_QUERIES",
 )  # fmt: skip
-PROBLEMS = ("corrupt", "unfinished", "torn", "log-mismatch", "unreadable")
+PROBLEMS = ("corrupt", "unfinished", "torn", "log-mismatch", "missing", "unreadable")
 
 
 def _location(url: str) -> str:
@@ -234,7 +234,11 @@ def _print_doctor(results: list, bad: int) -> None:
         for message in r.get("finished", []):
             click.echo(f"  finished: {message}")
         for q in r.get("quarantined", []):
-            click.echo(f"  quarantined {q['table']}:{q['id']} -> {q['to']}")
+            if q["to"]:
+                click.echo(f"  quarantined {q['table']}:{q['id']} -> {q['to']}")
+            if q.get("restored"):
+                click.echo(f"  restored {q['table']}:{q['id']} from the log (version "
+                           f"{q['restored']}, the last one committed)")  # fmt: skip
         for f in r["findings"]:
             where = f" {f['path']}" if f.get("path") else ""
             click.echo(f"  ! {f['kind']}: {f['message']}{where}")
