@@ -33,8 +33,8 @@ def run_demo(
     """Run the scenario on a fresh copy of ``project`` and return what the store holds."""
     say = progress or (lambda message: None)
     with open(url, project=project) as store:
-        say(f"opened {store.info()['backend']} store at {store.info()['url']}")
         _claim(store, reset)
+        say(f"opened {store.info()['backend']} store at {store.info()['url']}")
         _reset(store)
         since = store.changes()[-1].seq if store.changes() else 0
 

@@ -72,11 +72,16 @@ def status(url: str | None, project: str, as_json: bool) -> None:
         "reason": None,
     }
     info: dict = {}
+    root = json_root(configured)
     try:
-        with open_store(configured, project) as store:
-            store.tables()
-            info = store.info()
-        report.update(reachable=True, backend=info.get("backend"))
+        if root is not None and not os.path.isdir(os.path.join(root, project)):
+            _probe_dir(root)  # a JSON project that does not exist yet: do not create it
+            report.update(reachable=True, reason=f"project {project!r} does not exist yet")
+        else:
+            with open_store(configured, project) as store:
+                store.tables()
+                info = store.info()
+            report.update(reachable=True, backend=info.get("backend"))
     except Exception as exc:  # noqa: BLE001 - the reason is the report
         report["reason"] = output.scrub(output.describe(exc), [configured])
     report["versions"] = _versions(info)
@@ -90,8 +95,21 @@ def status(url: str | None, project: str, as_json: bool) -> None:
         raise SystemExit(output.EXIT_ERROR)
 
 
+def _probe_dir(path: str) -> None:
+    """Raise unless ``path`` is (or could be created as) a writable directory."""
+    from ..errors import BackendUnavailableError
+
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
+        raise BackendUnavailableError(f"cannot open JSON store at {path}: {probe} not writable")
+
+
 def _print_status(r: dict) -> None:
     state = "reachable" if r["reachable"] else f"NOT reachable: {r['reason']}"
+    if r["reachable"] and r["reason"]:
+        state += f" ({r['reason']})"
     lines = [
         ("URL", r["url"]),
         ("Backend", r["backend"]),

@@ -14,8 +14,9 @@ OnBatch = Callable[[int], None]
 
 
 def plan(source: Any, target: Any, *, merge: bool) -> dict:
-    """What a run would do, reading and validating everything and writing nothing."""
-    problems = list(source.problems)
+    """What a run would do, reading and validating everything and writing nothing.
+    ``problems`` would make the run fail; ``warnings`` (unreadable source lines) would not."""
+    problems: list[str] = []
     if not merge and target.tables():
         problems.append(_not_empty(target))
     rows = []
@@ -33,7 +34,7 @@ def plan(source: Any, target: Any, *, merge: bool) -> dict:
                 old = current.get(id)
                 row["unchanged" if old is not None and fields(old) == body else "write"] += 1
         rows.append(row)
-    return {"tables": rows, "problems": problems}
+    return {"tables": rows, "problems": problems, "warnings": list(source.problems)}
 
 
 def _not_empty(target: Any) -> str:
