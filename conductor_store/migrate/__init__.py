@@ -85,12 +85,12 @@ def migrate(
 
 
 def from_conductor(directory: str, target_url: str, *, project: str, **options: Any) -> dict:
-    """Load Conductor's ``.workflow`` layout under ``directory`` into ``project`` (merging:
-    a second run changes nothing). Options as for :func:`migrate`."""
+    """Load Conductor's ``.workflow`` layout under ``directory`` into ``project``, always
+    merging (a second run changes nothing). Other options as for :func:`migrate`."""
     from ..store import open as open_store
     from .conductor import load
 
-    options.setdefault("merge", True)
+    options["merge"] = True
     source = load(directory)
     with open_store(target_url, project=project) as dst:
         name = run_name("conductor://" + os.path.abspath(directory), target_url, project)
