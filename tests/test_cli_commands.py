@@ -339,3 +339,29 @@ def test_progress_line_has_done_total_rate_and_eta():
 def test_progress_stays_quiet_when_stdout_is_not_a_terminal(url):
     result = run("export", "--url", url, "--project", "p")
     assert result.stderr == ""
+
+
+def test_inspect_names_an_unfinished_commit_and_the_lock_holder(url, tmp_path):
+    import fcntl
+    import os
+
+    meta = tmp_path / "data" / "p" / ".meta"
+    (segment,) = sorted((meta / "log").iterdir())
+    line = {"seq": 2, "changes": [{"table": "tasks", "id": "T9", "op": "insert",
+                                   "doc": {"id": "T9", "_version": 2, "title": "late"}}]}  # fmt: skip
+    with open(segment, "a") as f:  # a writer killed after its commit point, before "done"
+        f.write(json.dumps(line) + "\n")
+    fd = os.open(meta / "lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        (rep,) = json.loads(run("inspect", url, "--json").stdout)
+        assert rep["lock_pids"] == [os.getpid()]
+        kinds = {f["kind"] for f in rep["findings"]}
+        assert {"unfinished", "locked"} <= kinds
+    finally:
+        os.close(fd)
+    fixed = run("doctor", url, "--repair", "--json")
+    assert fixed.exit_code == 0, fixed.output
+    (project,) = json.loads(fixed.stdout)["projects"]
+    assert project["finished"] and project["findings"] == []
+    assert json.loads((tmp_path / "data" / "p" / "tasks" / "T9.json").read_text())["title"] == "late"
