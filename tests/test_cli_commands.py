@@ -364,4 +364,43 @@ def test_inspect_names_an_unfinished_commit_and_the_lock_holder(url, tmp_path):
     assert fixed.exit_code == 0, fixed.output
     (project,) = json.loads(fixed.stdout)["projects"]
     assert project["finished"] and project["findings"] == []
-    assert json.loads((tmp_path / "data" / "p" / "tasks" / "T9.json").read_text())["title"] == "late"
+    assert (
+        json.loads((tmp_path / "data" / "p" / "tasks" / "T9.json").read_text())["title"] == "late"
+    )
+
+
+def test_help_loads_no_backend_and_no_command_work():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from conductor_store.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('surrealdb', 'sqlglot', 'conductor_store.migrate', 'conductor_store.portable',"
+        " 'conductor_store.bench', 'conductor_store.doctor')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+def test_progress_is_drawn_when_stdout_is_a_terminal(url, tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "conductor_store", "migrate", "--from", url, "--to",
+             f"json://{tmp_path}/tty", "--project", "p", "--state-dir", str(tmp_path / "s")],
+            stdout=slave, stderr=subprocess.PIPE, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert proc.returncode == 0, proc.stderr
+    err = proc.stderr.decode()
+    assert "\rmigrated 3/3 100.0%" in err and "/s  ETA" in err

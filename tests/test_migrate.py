@@ -15,10 +15,27 @@ from conductor_store import portable
 from conductor_store.migrate import MigrationError, core, from_conductor, migrate, migrate_all
 from conductor_store.migrate.journal import RunState, run_name
 
-KINDS = ("json", "mem", "surrealkv")
+KINDS = ("json", "mem", "surrealkv", "remote")
+SERVERS: list = []
+
+
+@pytest.fixture(scope="module")
+def servers():
+    """Two loopback SurrealDB servers (remote -> remote needs two places)."""
+    from tests.support import LoopbackServer
+
+    started = [LoopbackServer().start(), LoopbackServer().start()]
+    SERVERS[:] = started
+    yield started
+    for server in started:
+        server.kill()
+    SERVERS.clear()
 
 
 def make_url(kind: str, tmp_path, tag: str) -> str:
+    if kind == "remote":
+        server = SERVERS[0 if tag == "s" else 1]
+        return f"ws://root:secret@127.0.0.1:{server.port}"
     if kind == "json":
         return f"json://{tmp_path}/{tag}-json"
     if kind == "surrealkv":
@@ -63,13 +80,16 @@ def state_dir(tmp_path):
 
 
 @pytest.mark.parametrize("src_kind,dst_kind", list(itertools.product(KINDS, KINDS)))
-def test_every_pair_copies_every_record(tmp_path, state_dir, src_kind, dst_kind):
+def test_every_pair_copies_every_record(tmp_path, state_dir, src_kind, dst_kind, request):
+    if "remote" in (src_kind, dst_kind):
+        request.getfixturevalue("servers")
+    project = f"p{uuid.uuid4().hex[:8]}"  # a fresh database on the servers for every test
     src_url, dst_url = make_url(src_kind, tmp_path, "s"), make_url(dst_kind, tmp_path, "d")
     # mem:// lives while one store holds it open: keep both open for the whole test
-    with cs.open(src_url, project="p") as src, cs.open(dst_url, project="p") as dst:
+    with cs.open(src_url, project=project) as src, cs.open(dst_url, project=project) as dst:
         fill(src)
         report = migrate(
-            src_url, dst_url, project="p", verify=True, batch_size=50, state_dir=state_dir
+            src_url, dst_url, project=project, verify=True, batch_size=50, state_dir=state_dir
         )
         assert report["written"] == 122 and report["unchanged"] == 0
         assert all(check["match"] for check in report["verify"])
@@ -94,16 +114,19 @@ def test_round_trip_json_mem_surrealkv_json_exports_identical_bytes(tmp_path, st
     assert head_a["tables"] == head_z["tables"] and head_a["format"] == head_z["format"]
 
 
-def test_round_trip_through_a_remote_server(tmp_path, state_dir):
-    from tests.support import LoopbackServer
-
-    with LoopbackServer() as server, cs.open(f"json://{tmp_path}/a", project="p") as a:
-        fill(a, 30)
-        remote = f"ws://root:secret@127.0.0.1:{server.port}"
-        migrate(f"json://{tmp_path}/a", remote, project="p", verify=True, state_dir=state_dir)
-        migrate(remote, f"json://{tmp_path}/b", project="p", verify=True, state_dir=state_dir)
-        with cs.open(f"json://{tmp_path}/b", project="p") as b:
-            assert records_of(export_text(b)) == records_of(export_text(a))
+def test_round_trip_json_mem_surrealkv_remote_json(tmp_path, state_dir, servers):
+    """The issue's chain, remote included: the last export is the first one's bytes."""
+    first, last = f"json://{tmp_path}/a", f"json://{tmp_path}/z"
+    mem, kv = make_url("mem", tmp_path, "m"), f"surrealkv://{tmp_path}/kv"
+    remote = make_url("remote", tmp_path, "s")
+    project = f"rt{uuid.uuid4().hex[:8]}"
+    with cs.open(first, project=project) as a, cs.open(mem, project=project):
+        fill(a)
+        for src, dst in ((first, mem), (mem, kv), (kv, remote), (remote, last)):
+            migrate(src, dst, project=project, verify=True, state_dir=state_dir)
+        original = export_text(a)
+    with cs.open(last, project=project) as z:
+        assert records_of(export_text(z)) == records_of(original)
 
 
 def snapshot(root) -> dict:
