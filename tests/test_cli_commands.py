@@ -347,8 +347,8 @@ def test_inspect_names_an_unfinished_commit_and_the_lock_holder(url, tmp_path):
 
     meta = tmp_path / "data" / "p" / ".meta"
     (segment,) = sorted((meta / "log").iterdir())
-    line = {"seq": 2, "changes": [{"table": "tasks", "id": "T9", "op": "insert",
-                                   "doc": {"id": "T9", "_version": 2, "title": "late"}}]}  # fmt: skip
+    doc = {"id": "T9", "_version": 2, "title": "late"}
+    line = {"seq": 2, "changes": [{"table": "tasks", "id": "T9", "op": "insert", "doc": doc}]}
     with open(segment, "a") as f:  # a writer killed after its commit point, before "done"
         f.write(json.dumps(line) + "\n")
     fd = os.open(meta / "lock", os.O_RDWR)
