@@ -394,3 +394,15 @@ def test_migrate_all_does_conductor_and_json_projects(tmp_path, state_dir):
         assert b.count("tasks") == 5
     with cs.open(f"json://{tmp_path}/dst", project="alpha") as a:
         assert a.count("tasks") == 2
+
+
+def test_a_corrupt_source_record_stops_the_run_and_names_the_file(tmp_path, state_dir):
+    src, dst = f"json://{tmp_path}/s", f"json://{tmp_path}/d"
+    with cs.open(src, project="p") as s:
+        fill(s, 10)
+    (tmp_path / "s" / "p" / "tasks" / "T0004.json").write_text("{not json")
+    with pytest.raises(MigrationError, match="T0004.json.*the target is as it was"):
+        migrate(src, dst, project="p", state_dir=state_dir)
+    with cs.open(dst, project="p") as d:
+        assert d.tables() == []
+    assert not os.listdir(state_dir)  # no stale state: the next run needs no --resume

@@ -159,15 +159,16 @@ def _start(source: Any, target: Any, state: RunState | None, state_dir: str, nam
 
 def _copy(source: Any, target: Any, state: RunState, report: dict, batch_size: int,
           verify: bool, careful: bool, on_batch: Any) -> dict:  # fmt: skip
-    total = sum(source.count(t) for t in source.tables())
     started = time.monotonic()
     done_before = state.done
+    total = 0
 
     def batch_done(done: int) -> None:
         if on_batch:
             on_batch(done, total)
 
     try:
+        total = sum(source.count(t) for t in source.tables())
         core.copy(source, target, state, batch_size=batch_size, careful=careful,
                   on_batch=batch_done)  # fmt: skip
         checks = core.verify(source, target, batch_size) if verify else None
