@@ -12,7 +12,7 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import StoreError
 from .validation import ID_RE, TABLE_RE
@@ -55,13 +55,20 @@ def projects(root: str) -> list[str]:
     return sorted(n for n in names if os.path.isdir(os.path.join(root, n, ".meta")))
 
 
-def check(root: str, project: str, *, compare_log: bool = True) -> ProjectReport:
-    """Everything wrong with one project's files (see :class:`Finding` kinds)."""
+def check(
+    root: str,
+    project: str,
+    *,
+    compare_log: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> ProjectReport:
+    """Everything wrong with one project's files (see :class:`Finding` kinds); ``progress``
+    is called with the number of files examined so far."""
     path = os.path.join(root, project)
     if not os.path.isdir(os.path.join(path, ".meta")):
         raise StoreError(f"{path} is not a conductor-store JSON project (no .meta directory)")
     rep = ProjectReport(project, path)
-    records = dict(_scan_records(rep))
+    records = dict(_scan_records(rep, progress))
     commits, complete = _read_log(rep)
     if compare_log and complete and not any(f.kind == "unfinished" for f in rep.findings):
         _compare(rep, records, commits)
@@ -72,7 +79,10 @@ def check(root: str, project: str, *, compare_log: bool = True) -> ProjectReport
     return rep
 
 
-def _scan_records(rep: ProjectReport) -> Iterator[tuple[tuple, dict]]:
+def _scan_records(
+    rep: ProjectReport, progress: Callable[[int], None] | None
+) -> Iterator[tuple[tuple, dict]]:
+    seen = 0
     for name in sorted(os.listdir(rep.path)):
         tdir = os.path.join(rep.path, name)
         rep.bytes += _du(tdir)
@@ -83,6 +93,9 @@ def _scan_records(rep: ProjectReport) -> Iterator[tuple[tuple, dict]]:
             continue
         count = 0
         for fname in sorted(os.listdir(tdir)):
+            seen += 1
+            if progress:
+                progress(seen)
             fpath = os.path.join(tdir, fname)
             rid = fname[:-5] if fname.endswith(".json") else None
             if rid is None or not ID_RE.fullmatch(rid):
@@ -249,12 +262,12 @@ def restore_from_log(root: str, project: str, table: str, id: str, doc: dict) ->
             json.dump(doc, f, ensure_ascii=False)
 
 
-def repair(root: str, project: str) -> dict:
+def repair(root: str, project: str, progress: Callable[[int], None] | None = None) -> dict:
     """Finish interrupted commits (by opening the store), quarantine corrupt records, and give
     them -- and record files that went missing -- back the last version the log committed."""
     from .store import open as open_store
 
-    first = check(root, project, compare_log=False)
+    first = check(root, project, compare_log=False, progress=progress)
     finished = [f.message for f in first.findings if f.kind in ("unfinished", "torn")]
     if finished:
         open_store("json://" + root, project=project).close()  # recovery happens on open

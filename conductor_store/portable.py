@@ -28,7 +28,7 @@ FORMAT = "conductor-store-export"
 VERSION = 1
 PAGE = 1000
 
-Progress = Callable[[int], None]
+Progress = Callable[..., None]  # progress(done) or progress(done, total)
 
 
 def canonical(value: Any) -> str:
@@ -142,6 +142,7 @@ def import_(
     non-empty project unless ``merge`` (then records with the same id are replaced, and
     identical ones left alone). Returns counts of written and unchanged records."""
     header = read_header(lines.readline())
+    total = sum(header.get("tables", {}).values())
     if not merge and store.tables():
         raise StoreError(
             f"project {store.project!r} is not empty ({', '.join(store.tables())}): "
@@ -155,11 +156,11 @@ def import_(
             _write_batch(store, batch, stats)
             batch = []
             if progress:
-                progress(stats["written"] + stats["unchanged"])
+                progress(stats["written"] + stats["unchanged"], total)
     if batch:
         _write_batch(store, batch, stats)
     if progress:
-        progress(stats["written"] + stats["unchanged"])
+        progress(stats["written"] + stats["unchanged"], total)
     return stats
 
 

@@ -351,6 +351,9 @@ def test_inspect_names_an_unfinished_commit_and_the_lock_holder(url, tmp_path):
     line = {"seq": 2, "changes": [{"table": "tasks", "id": "T9", "op": "insert", "doc": doc}]}
     with open(segment, "a") as f:  # a writer killed after its commit point, before "done"
         f.write(json.dumps(line) + "\n")
+    (rep,) = json.loads(run("inspect", url, "--json").stdout)
+    assert "unfinished" in {f["kind"] for f in rep["findings"]}
+    assert not (tmp_path / "data" / "p" / "tasks" / "T9.json").exists()  # inspect only looks
     fd = os.open(meta / "lock", os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

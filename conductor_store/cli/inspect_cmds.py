@@ -172,6 +172,8 @@ def _inspect_json(root: str, name: str) -> dict:
 
     rep = doctor.check(root, name).as_dict()
     rep["indexes"] = []
+    if any(f["kind"] in ("unfinished", "torn") for f in rep["findings"]):
+        return rep  # opening the store would finish the commit: inspect only looks
     try:
         with open_store("json://" + root, name) as store:
             rep["indexes"] = [list(map(str, i)) for i in store.backend.indexes()]
@@ -231,12 +233,14 @@ def doctor(project: str | None, repair: bool, as_json: bool, path_or_url: str | 
     root, names = _targets(path_or_url, project)
     results = []
     for name in names:
+        bar = output.Progress(f"checked {name}:")
         if repair:
-            fixed = doc.repair(root, name)
+            fixed = doc.repair(root, name, bar)
             results.append({"project": name, **fixed, "findings": fixed["after"]["findings"]})
         else:
-            results.append({"project": name, "findings": doc.check(root, name).as_dict()
-                            ["findings"]})  # fmt: skip
+            findings = doc.check(root, name, progress=bar).as_dict()["findings"]
+            results.append({"project": name, "findings": findings})
+        bar.close()
     bad = sum(1 for r in results for f in r["findings"] if f["kind"] in PROBLEMS)
     if as_json:
         click.echo(output.dumps({"projects": results, "problems": bad}))
