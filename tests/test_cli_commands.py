@@ -91,6 +91,11 @@ def test_bad_credentials_are_one_line_without_the_password(tmp_path):
         assert "Wr0ngPassw0rd" not in line and "right-pass" not in line
         status = json.loads(run("status", "--url", bad, "--json").stdout)
         assert status["reachable"] is False and "Wr0ngPassw0rd" not in json.dumps(status)
+        good = f"ws://root:right-pass@127.0.0.1:{server.port}"
+        status = json.loads(run("status", "--url", good, "--json").stdout)
+        assert status["reachable"] is True and status["backend"] == "surrealdb-ws"
+        assert status["versions"]["server"].startswith("surrealdb")  # asked over the RPC
+        assert "right-pass" not in json.dumps(status)
 
 
 def test_bad_url_is_one_clear_line():

@@ -30,7 +30,30 @@ def _location(url: str) -> str:
     return rest.rsplit("@", 1)[-1]
 
 
-def _versions(info: dict) -> dict:
+def server_version(url: str, timeout: float = 5.0) -> str | None:
+    """A SurrealDB server's version, from the ``version`` RPC (asked without signing in)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        return None
+    try:
+        from surrealdb.data.cbor import decode, encode
+        from websockets.sync.client import connect
+
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        where = f"{parts.scheme}://{host}:{parts.port or 8000}/rpc"
+        with connect(where, subprotocols=["cbor"], open_timeout=timeout) as ws:  # type: ignore[list-item]
+            ws.send(encode({"id": 1, "method": "version", "params": []}))
+            data = ws.recv(timeout)
+            reply = decode(data if isinstance(data, bytes) else data.encode())
+        result = reply.get("result") if isinstance(reply, dict) else None
+        return str(result) if result else None
+    except Exception:  # noqa: BLE001 - no version is an answer too
+        return None
+
+
+def _versions(info: dict, url: str) -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     from .. import __version__
@@ -42,7 +65,7 @@ def _versions(info: dict) -> dict:
     return {
         "conductor-store": __version__,
         "surrealdb-sdk": sdk,
-        "server": info.get("server_version"),
+        "server": info.get("server_version") or server_version(url),
         "python": sys.version.split()[0],
     }
 
@@ -84,7 +107,7 @@ def status(url: str | None, project: str, as_json: bool) -> None:
             report.update(reachable=True, backend=info.get("backend"))
     except Exception as exc:  # noqa: BLE001 - the reason is the report
         report["reason"] = output.scrub(output.describe(exc), [configured])
-    report["versions"] = _versions(info)
+    report["versions"] = _versions(info, configured if report["reachable"] else "")
     report["environment"] = environment()
     report["details"] = {k: v for k, v in info.items() if k not in ("backend", "url", "project")}
     if as_json:
