@@ -1,13 +1,20 @@
 """A small orchestrator-like scenario: a workflow moves through phases while agents work tasks.
 
 Run it with ``conductor-store demo [--url URL]``; it is also the README's first command.
+
+The demo writes only into a project it owns: an empty one, or one holding nothing but what an
+earlier demo run wrote (it keeps the list in ``demo_meta:owner``). A project with any other
+record is refused unless ``reset=True`` (``--reset``), which empties it first.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+from .errors import StoreError
 from .store import Store, open
+
+MARKER = ("demo_meta", "owner")
 
 TASKS = [
     ("T1", "Write parser", "M1", 3),
@@ -17,11 +24,16 @@ TASKS = [
 
 
 def run_demo(
-    url: str | None, *, project: str = "demo", progress: Callable[[str], None] | None = None
+    url: str | None,
+    *,
+    project: str = "demo",
+    progress: Callable[[str], None] | None = None,
+    reset: bool = False,
 ) -> dict:
     """Run the scenario on a fresh copy of ``project`` and return what the store holds."""
     say = progress or (lambda message: None)
     with open(url, project=project) as store:
+        _claim(store, reset)
         say(f"opened {store.info()['backend']} store at {store.info()['url']}")
         _reset(store)
         since = store.changes()[-1].seq if store.changes() else 0
@@ -54,10 +66,12 @@ def run_demo(
         store.put("budget_records", "total", {"spent_usd": round(budget, 4), "limit_usd": 5.0})
         store.update("workflow_state", "current", {"phase": "done"})
 
+        store.put(*MARKER, {"written_by": "conductor-store demo", "keys": sorted(map(list,
+                  _keys(store)))})  # fmt: skip
         changes = store.changes(since)
         report = {
             "info": store.info(),
-            "tables": {t: store.find(t, order_by="id") for t in store.tables()},
+            "tables": {t: store.find(t, order_by="id") for t in store.tables() if t != MARKER[0]},
             "pending_or_failed": store.count("tasks", "status IN ('pending', 'failed')"),
             "changes": len(changes),
             "commits": len({c.seq for c in changes}),
@@ -92,6 +106,25 @@ def _run_task(store: Store, task_id: str, *, agent: str) -> None:
                 "cost_usd": 0.05 * attempt,
                 "metadata": {"model": agent, "exit_code": 0 if ok else 1},
             },
+        )
+
+
+def _keys(store: Store) -> set[tuple[str, str]]:
+    return {(t, doc["id"]) for t in store.tables() for doc in store.find(t)}
+
+
+def _claim(store: Store, reset: bool) -> None:
+    """Refuse a project holding records an earlier demo run did not write (unless reset)."""
+    if reset:
+        return
+    marker = store.get(*MARKER)
+    mine = {tuple(k) for k in (marker or {}).get("keys", [])} | {MARKER}
+    foreign = sorted(_keys(store) - mine)
+    if foreign:
+        table, id = foreign[0]
+        raise StoreError(
+            f"project {store.project!r} holds {len(foreign)} record(s) the demo did not write "
+            f"(e.g. {table}:{id}): choose another --project, or pass --reset to empty it"
         )
 
 

@@ -136,6 +136,11 @@ class Store(_Reader):
     def tables(self) -> list[str]:
         return self.backend.tables()
 
+    def quarantine(self, table: str, id: str) -> str:
+        """Move the record ``table:id`` -- typically one that no longer parses -- out of the
+        table into the backend's quarantine (nothing is deleted); returns where it went."""
+        return self.backend.quarantine(check_table(table), check_id(id))
+
     # -- transactions --------------------------------------------------------------------
     def transaction(self) -> "Transaction":
         """``with store.transaction() as tx:`` -- commits on normal exit, rolls back on error."""

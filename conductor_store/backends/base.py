@@ -148,6 +148,14 @@ class Backend(ABC):
         """The indexes this backend keeps, sorted (the default keeps none)."""
         return []
 
+    # -- repair --------------------------------------------------------------------------
+    def quarantine(self, table: str, id: str) -> str:
+        """Move a record that cannot be read back out of the way (never deleting it) and
+        return where it went. Backends that can hold corrupt records override this."""
+        from ..errors import StoreError
+
+        raise StoreError(f"quarantine is not supported by the {self.name} backend")
+
     # -- lifecycle -----------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         """Backend-specific facts for ``Store.info()`` (never a secret)."""
