@@ -122,8 +122,8 @@ class AsyncStore:
 class AsyncWatch:
     """``async for change in astore.watch(since, tables=..., timeout=...)``: the changes of
     :meth:`Store.watch`, read in batches in a worker thread. The position ``since=None``
-    ("from now") is taken when iteration starts; leaving the loop (or cancelling the task)
-    stops the watcher."""
+    ("from now") is taken when iteration starts, or at once with
+    ``watcher = await astore.watch()``; leaving the loop (or cancelling the task) stops it."""
 
     def __init__(self, store: Store, since: Any, tables: Any, timeout: Any) -> None:
         from collections import deque
@@ -139,14 +139,21 @@ class AsyncWatch:
     def __aiter__(self) -> "AsyncWatch":
         return self
 
-    async def __anext__(self) -> Any:
+    def __await__(self) -> Any:
+        return self._start().__await__()
+
+    async def _start(self) -> "AsyncWatch":
         from .watch import Watcher
 
+        if self._watcher is None:
+            self._watcher = await asyncio.to_thread(Watcher, *self._args)
+        return self
+
+    async def __anext__(self) -> Any:
         if self._done:
             raise StopAsyncIteration
         try:
-            if self._watcher is None:
-                self._watcher = await asyncio.to_thread(Watcher, *self._args)
+            await self._start()
             if not self._buffer:
                 batch = await asyncio.to_thread(self._watcher.next_batch, self._timeout)
                 if not batch:

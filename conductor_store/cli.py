@@ -92,5 +92,7 @@ def _progress(message: str) -> None:
     click.echo(f"- {message}", err=True)
 
 
+from . import watch_cli  # noqa: E402,F401 -- registers "watch"
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -143,6 +143,7 @@ class WorkflowMonitor:
                 self._tracked.add(table)
         if prime:
             self._prime(table)
+        log.debug("monitor subscription %s: %r on %s %s", sub_id, callback, table, sorted(types))
         return sub_id
 
     def unsubscribe(self, sub_id: str) -> bool:

@@ -367,6 +367,11 @@ class Subscription:
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the subscription has ended (closed, or ended by ``error``); True if so."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def __enter__(self) -> "Subscription":
         return self
 

@@ -97,6 +97,10 @@ result = "ok"
 
 
 class WatchTests:
+    # capability flags, set by Harness (annotations only: no values here)
+    multiprocess: bool
+    shared_location: bool
+
     # -- watch ---------------------------------------------------------------------------
     def test_watch_yields_live_commits_in_order_across_tables(self, store):
         """watch() from now yields every later change, across tables and transactions, in
