@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("conductor_store.watch")
 
 #: the longest pause of the default poll while nothing happens (seconds)
-MAX_POLL = 0.05
+MAX_POLL = 0.1
 #: the first pause of the default poll (seconds); it doubles up to MAX_POLL
 MIN_POLL = 0.001
 #: with inotify, the log is also checked this often in case an event was missed (seconds)
@@ -237,21 +237,33 @@ class Watcher:
         """The changes of the next commits after :attr:`position` (whole commits), waiting up
         to ``timeout`` seconds (None: forever) for one; ``[]`` on timeout or once closed."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._closed:
-            batch, advanced = self._read()
-            if batch:
-                return batch
-            if advanced:
-                continue
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return []
-            self._wait(60.0 if left is None else left)
+        try:
+            while not self._closed:
+                batch, advanced = self._read()
+                if batch:
+                    return batch
+                if advanced:
+                    continue
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return []
+                self._wait(60.0 if left is None else left)
+        except Exception as exc:
+            if isinstance(exc, StoreError) or not self.store_closed():
+                raise
+            raise StoreError("this store is closed") from exc  # closed while waiting
         return []
+
+    def store_closed(self) -> bool:
+        """Whether the watched store has been closed (the watcher then cannot go on)."""
+        try:
+            return self._store.backend is None
+        except StoreError:
+            return True
 
     def _read(self) -> tuple[list[Change], bool]:
         """(matching changes, whether the position moved) of one read of whole commits."""
-        backend, since = self._backend, self.position
+        backend, since = self._store.backend, self.position
         check_position(backend, since)
         limit = BATCH
         while True:
@@ -278,7 +290,7 @@ class Watcher:
                 return False
             self._waiting = waiter is not None
         if waiter is None:
-            return self._backend.wait_for_commit(self.position, timeout)
+            return self._store.backend.wait_for_commit(self.position, timeout)
         try:
             deadline = time.monotonic() + timeout
             while not self._closed:
@@ -384,23 +396,21 @@ class Subscription:
             try:
                 batch = self._watcher.next_batch()
                 delays = None
-            except (ChangesPrunedError, StoreError) as exc:
-                if isinstance(exc, ChangesPrunedError) or self._store_closed():
+            except Exception as exc:
+                if self._watcher.store_closed():
+                    log.debug("subscription ended: its store was closed")
                     self.error = exc
+                    break
+                if isinstance(exc, ChangesPrunedError):
                     log.error("subscription ended: %s", exc)
-                    self._watcher.close()
-                    return
+                    self.error = exc
+                    break
                 delays = delays or RECONNECT.delays()
-                log.warning("subscription waits to read the change log again: %s", exc)
+                log.warning("subscription reads the change log again soon: %s", exc)
                 time.sleep(next(delays))
                 continue
             self._deliver(batch)
-
-    def _store_closed(self) -> bool:
-        try:
-            return self._watcher._store.backend is None
-        except StoreError:
-            return True
+        self._watcher.close()
 
     def _deliver(self, batch: list[Change]) -> None:
         for i, change in enumerate(batch):

@@ -145,7 +145,7 @@ class Backend(ABC):
         """Block until a commit numbered above ``after_seq`` may be visible (True; a false
         alarm is allowed) or ``timeout`` seconds pass (False). The default wakes at once for
         commits made in this process and polls :meth:`changes` for others' commits, every
-        1 ms at first, backing off to 50 ms while nothing happens."""
+        1 ms at first, backing off to 100 ms while nothing happens."""
         from ..watch import poll_for_commit
 
         return poll_for_commit(self, after_seq, timeout)

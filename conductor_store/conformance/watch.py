@@ -261,6 +261,31 @@ class WatchTests:
         single-process) reaches a watcher complete, once each, in commit order."""
         self._burst(url, store, 10_000)
 
+    def test_watch_goes_on_after_dropped_connections(self, store):
+        """A watcher keeps its position when the server drops every connection: the changes
+        committed before and after the drop all arrive, once, in order."""
+        self.require("network")
+        start = last_seq(store)
+        watcher = store.watch(timeout=WAIT)
+        store.insert("tasks", {"v": 1}, id="before")
+        (first,) = _take(watcher, 1)
+        self.drop_connections()
+        store.insert("tasks", {"v": 2}, id="after")
+        (second,) = _take(watcher, 1)
+        assert _keys([first, second]) == _keys(store.changes(start))
+
+    def test_subscription_ends_quietly_when_its_store_closes(self, opener):
+        """Closing the store ends its subscriptions' threads (``error`` says the store was
+        closed), without an unhandled exception."""
+        store = opener()
+        inbox = _Inbox()
+        sub = store.subscribe(inbox)
+        store.insert("tasks", {"v": 1}, id="a")
+        inbox.wait(1)
+        store.close()
+        assert sub.join(WAIT), "the subscription outlived its store"
+        assert sub.error is not None and "closed" in str(sub.error)
+
     # -- subscribe -----------------------------------------------------------------------
     def test_subscribe_delivers_in_commit_order(self, store):
         """subscribe() calls back once per change in commit order; position is the seq of the
