@@ -4,13 +4,13 @@ Not a timed test: it prints figures (and checks only that every commit arrived).
 
     python -m pytest benchmarks/test_watch.py -s          # or: python benchmarks/test_watch.py
 
-Latency: a writer commits one insert after a random pause of up to ``PACE`` seconds and notes ``time.monotonic()``
-when ``commit`` returned (the clock is system-wide on Linux); the watcher notes when it
-yielded the change. Cross-process where the backend allows it (JSON files, the server over
-the loopback endpoint), else a writer thread in the watcher's process (``mem://``,
-``surrealkv://``, which one process opens at a time). "JSON + inotify" is the JSON backend
-with ``change_signal_path()`` naming its log directory (what the JSON backend's own hook
-does once it has one); "JSON, poll" is the backend without the hook.
+Latency: a writer commits one insert after a random pause of up to ``PACE`` seconds and notes
+``time.monotonic()`` when ``commit`` returned (the clock is system-wide on Linux); the watcher
+notes when it yielded the change. Cross-process where the backend allows it (JSON files, the
+server over the loopback endpoint), else a writer thread in the watcher's process (``mem://``,
+``surrealkv://``, which one process opens at a time). "JSON + inotify" is the JSON backend with
+``change_signal_path()`` naming its log directory (what the JSON backend's own hook does once
+it has one); "JSON, poll" is the backend without the hook.
 
 Idle CPU: a process watching an idle store for ``IDLE_SECONDS`` reports its own CPU time
 (user + system) over that time; for the server, the server process's CPU is added.
