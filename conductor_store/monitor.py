@@ -281,20 +281,23 @@ class AsyncWorkflowMonitor:
             raise RuntimeError("start the monitor first: async with create_workflow_monitor(...)")
         return self._monitor
 
+    # subscribing may read the table (to know the records a DELETE removes): in a thread
     async def on_task_change(self, callback: Callable[[LiveEvent], Any]) -> str:
-        return self._started().on_task_change(callback)
+        return await asyncio.to_thread(self._started().on_task_change, callback)
 
     async def on_state_change(self, callback: Callable[[LiveEvent], Any]) -> str:
-        return self._started().on_state_change(callback)
+        return await asyncio.to_thread(self._started().on_state_change, callback)
 
     async def on_audit_entry(
         self, callback: Callable[[LiveEvent], Any], *, creations_only: bool = True
     ) -> str:
-        return self._started().on_audit_entry(callback, creations_only=creations_only)
+        monitor = self._started()
+        return await asyncio.to_thread(
+            monitor.on_audit_entry, callback, creations_only=creations_only
+        )
 
     async def on(self, table: str, callback: Callable[[LiveEvent], Any], **kwargs: Any) -> str:
-        monitor = self._started()
-        return await asyncio.to_thread(monitor.on, table, callback, **kwargs)
+        return await asyncio.to_thread(self._started().on, table, callback, **kwargs)
 
     async def unsubscribe(self, sub_id: str) -> bool:
         return self._started().unsubscribe(sub_id)

@@ -85,8 +85,9 @@ def prune_position(backend: Backend, policy: Retention, now: float | None = None
     keep = policy.max_commits
     newest: collections.deque[int] = collections.deque(maxlen=1 if keep is None else keep + 1)
     by_age, since, aging = start, start, cutoff is not None
+    size = 16  # small first: with the age rule alone, usually the first change is young
     while True:
-        page = backend.changes(since, None, _PAGE)
+        page = backend.changes(since, None, size)
         for change in page:
             if aging:
                 if change.time is not None and cutoff is not None and change.time <= cutoff:
@@ -95,9 +96,9 @@ def prune_position(backend: Backend, policy: Retention, now: float | None = None
                     aging = False
             if not newest or newest[-1] != change.seq:
                 newest.append(change.seq)
-        if len(page) < _PAGE or (keep is None and not aging):
+        if len(page) < size or (keep is None and not aging):
             break
-        since = page[-1].seq
+        since, size = page[-1].seq, min(size * 4, _PAGE)
     by_count = start
     if keep is not None and len(newest) == keep + 1:
         by_count = newest[0]

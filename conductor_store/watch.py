@@ -44,6 +44,9 @@ MIN_POLL = 0.001
 INOTIFY_SAFETY = 1.0
 #: changes read per batch (whole commits are always kept together)
 BATCH = 1000
+#: the longest single wait of a watcher without a timeout: it then checks that its store is
+#: still open (for backends that keep answering after close) and waits again
+WAIT_SLICE = 5.0
 
 # -- in-process commit signals ---------------------------------------------------------------
 
@@ -85,15 +88,23 @@ def _peek(backend: Backend, after_seq: int) -> bool:
     return bool(backend.changes(after_seq, None, 1))
 
 
-def poll_for_commit(backend: Backend, after_seq: int, timeout: float) -> bool:
+def poll_for_commit(
+    backend: Backend,
+    after_seq: int,
+    timeout: float,
+    stop: Callable[[], bool] | None = None,
+) -> bool:
     """The default of ``Backend.wait_for_commit``: True when a commit numbered above
-    ``after_seq`` is visible or this process signalled one, False after ``timeout`` seconds."""
+    ``after_seq`` is visible or this process signalled one, False after ``timeout`` seconds
+    (or as soon as ``stop()`` says so, checked before each poll)."""
     signal = _signal_for(backend)
     deadline = time.monotonic() + timeout
     pause = MIN_POLL
     with signal.cond:
         seen = signal.generation
     while True:
+        if stop is not None and stop():
+            return False
         if _peek(backend, after_seq):
             return True
         left = deadline - time.monotonic()
@@ -247,12 +258,15 @@ class Watcher:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return []
-                self._wait(60.0 if left is None else left)
+                self._wait(WAIT_SLICE if left is None else min(left, WAIT_SLICE))
         except Exception as exc:
             if isinstance(exc, StoreError) or not self.store_closed():
                 raise
             raise StoreError("this store is closed") from exc  # closed while waiting
         return []
+
+    def _should_stop(self) -> bool:
+        return self._closed or self._store._closed
 
     def store_closed(self) -> bool:
         """Whether the watched store has been closed (the watcher then cannot go on)."""
@@ -290,7 +304,10 @@ class Watcher:
                 return False
             self._waiting = waiter is not None
         if waiter is None:
-            return self._store.backend.wait_for_commit(self.position, timeout)
+            backend = self._store.backend
+            if type(backend).wait_for_commit is Backend.wait_for_commit:  # the default poll
+                return poll_for_commit(backend, self.position, timeout, self._should_stop)
+            return backend.wait_for_commit(self.position, timeout)
         try:
             deadline = time.monotonic() + timeout
             while not self._closed:
