@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 from .backends.base import Change
+from .errors import StoreError, ValidationError
 from .store import Store
 from .store import open as _open
 
@@ -127,10 +128,12 @@ class WorkflowMonitor:
 
         _check_tables([table])
         if not callable(callback):
-            raise TypeError(f"callback must be callable, not {callback!r}")
+            raise ValidationError(f"callback must be callable, not {callback!r}")
         types = frozenset(EVENT_TYPES.values() if event_types is None else event_types)
         if not types <= set(EVENT_TYPES.values()):
-            raise ValueError(f"event_types must be among CREATE, UPDATE, DELETE: {sorted(types)}")
+            raise ValidationError(
+                f"event_types must be among CREATE, UPDATE, DELETE, not {sorted(types)}"
+            )
         handler = _Handler(table, callback, types)
         with self._lock:
             for sub_id, known in self._handlers.items():
@@ -278,7 +281,7 @@ class AsyncWorkflowMonitor:
 
     def _started(self) -> WorkflowMonitor:
         if self._monitor is None:
-            raise RuntimeError("start the monitor first: async with create_workflow_monitor(...)")
+            raise StoreError("start the monitor first: async with create_workflow_monitor(...)")
         return self._monitor
 
     # subscribing may read the table (to know the records a DELETE removes): in a thread

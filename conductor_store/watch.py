@@ -310,7 +310,7 @@ class Watcher:
             return backend.wait_for_commit(self.position, timeout)
         try:
             deadline = time.monotonic() + timeout
-            while not self._closed:
+            while not self._should_stop():
                 if _peek(self._backend, self.position):
                     return True
                 left = deadline - time.monotonic()

@@ -12,9 +12,11 @@ import textwrap
 import threading
 from contextlib import redirect_stdout
 
+import pytest
+
 import conductor_store as cs
-from conductor_store import aio
-from conductor_store.monitor import create_workflow_monitor
+from conductor_store import StoreError, ValidationError, aio
+from conductor_store.monitor import WorkflowMonitor, create_workflow_monitor
 
 from .conformance.dict_backend import open_backend as open_dict
 
@@ -176,3 +178,18 @@ def test_async_callbacks_run_on_the_loop_and_failures_are_logged(caplog):
     assert threads == {loop_thread}
     failures = [r for r in caplog.records if "monitor callback" in r.getMessage()]
     assert len(failures) == 3 and "tasks:T1" in failures[0].getMessage()
+
+
+def test_monitor_refuses_bad_subscriptions():
+    """A callback that is not callable, a bad table or unknown event types raise
+    ValidationError; an async monitor used before it started raises StoreError."""
+    cs.register("dict", open_dict)
+    with cs.open("dict://monitor-bad") as store, WorkflowMonitor(store) as monitor:
+        with pytest.raises(ValidationError):
+            monitor.on_task_change("not callable")
+        with pytest.raises(ValidationError):
+            monitor.on("Bad-Table", print)
+        with pytest.raises(ValidationError):
+            monitor.on("tasks", print, event_types=["INSERT"])
+    with pytest.raises(StoreError):
+        asyncio.run(create_workflow_monitor(store=store).on_task_change(print))
