@@ -116,3 +116,73 @@ class AsyncStore:
     ):
         locals()[_name] = _forward(_name)
     del _name
+
+
+# -- watching the change log (conductor_store/watch.py) --------------------------------------
+class AsyncWatch:
+    """``async for change in astore.watch(since, tables=..., timeout=...)``: the changes of
+    :meth:`Store.watch`, read in batches in a worker thread. The position ``since=None``
+    ("from now") is taken when iteration starts, or at once with
+    ``watcher = await astore.watch()``; leaving the loop (or cancelling the task) stops it."""
+
+    def __init__(self, store: Store, since: Any, tables: Any, timeout: Any) -> None:
+        from collections import deque
+
+        from .watch import _check_timeout
+
+        self._args = (store, since, tables)
+        self._timeout = _check_timeout(timeout)
+        self._watcher: Any = None
+        self._buffer: Any = deque()
+        self._done = False
+
+    def __aiter__(self) -> "AsyncWatch":
+        return self
+
+    def __await__(self) -> Any:
+        return self._start().__await__()
+
+    async def _start(self) -> "AsyncWatch":
+        from .watch import Watcher
+
+        if self._watcher is None:
+            self._watcher = await asyncio.to_thread(Watcher, *self._args)
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            await self._start()
+            if not self._buffer:
+                batch = await asyncio.to_thread(self._watcher.next_batch, self._timeout)
+                if not batch:
+                    raise StopAsyncIteration
+                self._buffer.extend(batch)
+        except BaseException:
+            await self.aclose()
+            raise
+        return self._buffer.popleft()
+
+    async def aclose(self) -> None:
+        self._done = True
+        if self._watcher is not None:
+            self._watcher.close()
+
+    async def __aenter__(self) -> "AsyncWatch":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+
+def _watch(
+    self: AsyncStore, since: Any = None, *, tables: Any = None, timeout: Any = None
+) -> AsyncWatch:
+    return AsyncWatch(self._sync, since, tables, timeout)
+
+
+AsyncStore.watch = _watch  # type: ignore[attr-defined]
+for _name in ("subscribe", "prune_changes", "set_retention"):
+    setattr(AsyncStore, _name, _forward(_name))
+del _name

@@ -113,7 +113,9 @@ class Store(_Reader):
     def _commit_one(self, write: Write, expected: int | None) -> Any:
         """Commit one write; returns its Change's document (None if nothing changed)."""
         checks = {} if expected is None else {(write.table, write.id): expected}
-        change = self.backend.commit([write], checks).changes[0]
+        result = self.backend.commit([write], checks)
+        self._committed(result.seq)
+        change = result.changes[0]
         if change is None:
             return None
         # a copy: the backend may keep the Change's doc (e.g. in its change log)
@@ -185,6 +187,75 @@ class Store(_Reader):
             "project": self.project,
         }
 
+    # -- watching and change-log retention (conductor_store/watch.py, retention.py) ------
+    _retention: Any = None  # a retention.Retention; None: the default (7 days)
+    _pruner: Any = None
+
+    def watch(
+        self,
+        since: int | None = None,
+        *,
+        tables: Iterable[str] | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[Change]:
+        """Yield each committed change (from any process) in commit order, after seq
+        ``since`` (None: from now), blocking until there is one; end after ``timeout``
+        seconds without one (None: never). Resume with the last seq seen: nothing is lost or
+        repeated. ``ChangesPrunedError`` if ``since`` was pruned."""
+        from .watch import watch
+
+        return watch(self, since, tables=tables, timeout=timeout)
+
+    def subscribe(
+        self,
+        callback: Callable[[Change], Any],
+        *,
+        tables: Iterable[str] | None = None,
+        since: int | None = None,
+    ) -> Any:
+        """Call ``callback(change)`` for each change on a background thread, in commit order;
+        returns a :class:`~conductor_store.watch.Subscription` (``close()``, ``position``)."""
+        from .watch import Subscription
+
+        return Subscription(self, callback, tables=tables, since=since)
+
+    @property
+    def retention(self) -> Any:
+        """This project's change-log retention (:class:`~conductor_store.retention.Retention`)."""
+        from .retention import DEFAULT
+
+        return self._retention or DEFAULT
+
+    def set_retention(
+        self, *, max_age: float | None = 7 * 86400, max_commits: int | None = None
+    ) -> Any:
+        """Keep changes at most ``max_age`` seconds old and/or the newest ``max_commits``
+        commits (None: no limit of that kind). Applied on commits and by prune_changes()."""
+        from .retention import Retention
+
+        self._retention = Retention(max_age, max_commits)
+        return self._retention
+
+    def prune_changes(self) -> int:
+        """Apply the retention policy now; returns the highest seq pruned (0: none)."""
+        from .retention import prune
+
+        return prune(self.backend, self.retention)
+
+    def _committed(self, seq: int | None) -> None:
+        """After each commit: wake this process's watchers, prune now and then."""
+        if seq is None:
+            return
+        from .retention import Pruner
+        from .watch import notify_commit
+
+        notify_commit(self._backend)
+        if self._pruner is None:
+            with self._close_lock:
+                if self._pruner is None:
+                    self._pruner = Pruner()
+        self._pruner.committed(self._backend, self.retention)
+
 
 def retry_delays(retries: int) -> Iterator[float]:
     """Jittered exponential back-off: one pause (seconds) per allowed retry."""
@@ -250,6 +321,7 @@ class Transaction(_Reader):
         seq = None
         if self._writes or self._reads:
             seq = self._backend.commit(list(self._writes.values()), self._reads).seq
+            self._store._committed(seq)
         self._state = "committed"
         return seq
 

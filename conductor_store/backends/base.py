@@ -134,6 +134,22 @@ class Backend(ABC):
         """Forget the change-log entries of commits numbered <= ``through`` (data is kept).
         The default keeps everything, which is always correct."""
 
+    # -- watching (used by conductor_store/watch.py) --------------------------------------
+    def change_signal_path(self) -> str | None:
+        """A file or directory whose contents change whenever a commit becomes visible, from
+        any process; watchers then wait on it with inotify (where available) instead of
+        polling. None (the default): no such path, watchers use :meth:`wait_for_commit`."""
+        return None
+
+    def wait_for_commit(self, after_seq: int, timeout: float) -> bool:
+        """Block until a commit numbered above ``after_seq`` may be visible (True; a false
+        alarm is allowed) or ``timeout`` seconds pass (False). The default wakes at once for
+        commits made in this process and polls :meth:`changes` for others' commits, every
+        1 ms at first, backing off to 100 ms while nothing happens."""
+        from ..watch import poll_for_commit
+
+        return poll_for_commit(self, after_seq, timeout)
+
     # -- indexes -------------------------------------------------------------------------
     def ensure_index(self, spec: IndexSpec) -> None:
         """Declare an index (idempotent; persisted with the data, seen by every process).

@@ -9,7 +9,6 @@ Every failure a command can meet becomes one line on stderr and a non-zero exit 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import sys
 from typing import Any
@@ -34,22 +33,14 @@ COMMANDS: dict[str, str] = {
     "init-schema": ".records_cmds:init_schema",
     "demo": ".demo_cmd:demo",
     "bench": ".bench:bench",
+    "watch": ".watch_cmd:watch",
 }
-#: commands other packages provide; registered when their module is installed
-OPTIONAL_COMMANDS: dict[str, str] = {"watch": "conductor_store.watch_cli:watch"}
 
 
 def _load(target: str) -> click.Command:
     module, _, attr = target.partition(":")
     package = __name__ if module.startswith(".") else None
     return getattr(importlib.import_module(module, package), attr)
-
-
-def _present(target: str) -> bool:
-    try:
-        return importlib.util.find_spec(target.partition(":")[0]) is not None
-    except ImportError:
-        return False
 
 
 class SafeGroup(click.Group):
@@ -84,14 +75,11 @@ class LazyGroup(SafeGroup):
     """Loads a command's module on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        extra = [n for n, t in OPTIONAL_COMMANDS.items() if _present(t)]
-        return sorted([*COMMANDS, *extra])
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name) or OPTIONAL_COMMANDS.get(cmd_name)
-        if target is None or (cmd_name in OPTIONAL_COMMANDS and not _present(target)):
-            return None
-        return _load(target)
+        target = COMMANDS.get(cmd_name)
+        return None if target is None else _load(target)
 
 
 def _message(exc: Exception, argv: list) -> str:

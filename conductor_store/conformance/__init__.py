@@ -48,6 +48,7 @@ The tests use only the public API. They are grouped by theme, one mixin per modu
 ``persistence``        reopening, two stores on a location, other processes, projects
 ``lifecycle``          info(), close(), context manager, closed stores
 ``network``            reconnecting, restarts, the pool, bad credentials, hidden secrets
+``watch``              watch/subscribe, resuming, other processes, retention, the monitor
 =====================  ===========================================================
 
 Every test's docstring states the promise it checks.
@@ -65,6 +66,7 @@ from .queries import QueryTests
 from .transactions import TransactionTests
 from .validation_tests import ValidationTests
 from .values import ValueTests
+from .watch import WatchTests
 
 
 class StoreConformance(
@@ -78,6 +80,7 @@ class StoreConformance(
     PersistenceTests,
     LifecycleTests,
     NetworkTests,
+    WatchTests,
 ):
     """Every conformance test. Subclass it (named ``Test...``) and override ``make_url``."""
 
@@ -94,4 +97,5 @@ __all__ = [
     "TransactionTests",
     "ValidationTests",
     "ValueTests",
+    "WatchTests",
 ]

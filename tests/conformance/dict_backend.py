@@ -7,6 +7,7 @@ proves that the conformance suite runs on a backend that is not ours.
 from __future__ import annotations
 
 import threading
+import time
 
 from conductor_store import Backend, Change, CommitResult, ConflictError, NotFoundError
 from conductor_store.validation import copy_json
@@ -22,7 +23,9 @@ class DictBackend(Backend):
         self.url = url
         with _guard:
             location = _locations.setdefault(url, {})
-            self._state = location.setdefault(project, {"tables": {}, "log": [], "seq": 0})
+            self._state = location.setdefault(
+                project, {"tables": {}, "log": [], "seq": 0, "pruned": 0}
+            )
         self._lock = _guard
 
     def get(self, table, id):
@@ -55,14 +58,16 @@ class DictBackend(Backend):
                 staged[(w.table, w.id)] = (
                     None if w.kind == "delete" else (current or True)
                 )  # exists after it
-            seq = self._state["seq"] + 1
+            seq, now = self._state["seq"] + 1, time.time()
             changes = []
             for w in writes:
                 rows = tables.setdefault(w.table, {})
                 current = rows.get(w.id)
                 if w.kind == "delete":
                     changes.append(
-                        Change(seq, w.table, w.id, "delete", None) if rows.pop(w.id, None) else None
+                        Change(seq, w.table, w.id, "delete", None, now)
+                        if rows.pop(w.id, None)
+                        else None
                     )
                     continue
                 body = {**(current or {}), **w.doc} if w.kind == "merge" else dict(w.doc)
@@ -75,7 +80,12 @@ class DictBackend(Backend):
                 }
                 changes.append(
                     Change(
-                        seq, w.table, w.id, "update" if current else "insert", copy_json(rows[w.id])
+                        seq,
+                        w.table,
+                        w.id,
+                        "update" if current else "insert",
+                        copy_json(rows[w.id]),
+                        now,
                     )
                 )
             if any(changes):
@@ -91,6 +101,14 @@ class DictBackend(Backend):
                 if c.seq > since and (tables is None or c.table in tables)
             ]
         return [c._replace(doc=copy_json(c.doc)) for c in out[:limit]]
+
+    def pruned_through(self):
+        return self._state["pruned"]
+
+    def prune_changes(self, through):
+        with self._lock:
+            self._state["log"] = [c for c in self._state["log"] if c.seq > through]
+            self._state["pruned"] = max(self._state["pruned"], through)
 
 
 def open_backend(url: str, *, project: str, **options) -> DictBackend:
