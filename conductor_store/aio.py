@@ -116,3 +116,10 @@ class AsyncStore:
     ):
         locals()[_name] = _forward(_name)
     del _name
+
+
+# -- SQL (conductor_store/sql): ``await store.query(sql, params)``, ``await tx.query(...)``,
+# ``await store.surrealql(text, vars)`` -----------------------------------------------------
+AsyncStore.query = _forward("query")  # type: ignore[attr-defined]
+AsyncStore.surrealql = _forward("surrealql")  # type: ignore[attr-defined]
+AsyncTransaction.query = _forward("query")  # type: ignore[attr-defined]

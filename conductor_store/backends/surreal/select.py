@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import QueryError
+from ...errors import QueryError, StoreError
 from ...sql import evaluate, nodes
 from ...sql.bind import Bound
 from ...sql.values import display, rank
@@ -88,7 +88,12 @@ def _grouped(backend: Any, bound: Bound) -> list[dict]:
 
 def raw(backend: Any, text: str, vars: dict) -> list:
     """``store.surrealql``: every statement's result, record ids as ``table:id`` strings."""
-    results = backend._t.run(text, vars, idempotent=False)
+    try:
+        results = backend._t.run(text, vars, idempotent=False)
+    except StoreError as error:
+        if type(error) is not StoreError:  # unavailable, commit unknown...: as they are
+            raise
+        raise QueryError(f"SurrealQL failed: {error}") from None
     for stmt in results:
         if stmt.get("status") == "ERR":
             raise QueryError(f"SurrealQL failed: {stmt.get('result')}")
