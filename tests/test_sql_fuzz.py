@@ -1,6 +1,7 @@
 """Fuzz: hypothesis builds queries from the supported grammar (specs of the conformance model)
 and random audit tables; every backend must agree with the model, row for row, and nothing may
-raise (every generated query is valid, so not even QueryError). Bounded (``max_examples``) so that the default run stays short."""
+raise (every generated query is valid, so not even QueryError). Bounded (``max_examples``,
+``$CS_FUZZ_EXAMPLES``) so that the default run stays short."""
 
 from __future__ import annotations
 
@@ -47,7 +48,10 @@ WHERE = st.recursive(
     max_leaves=4,
 )
 row_expr = st.recursive(
-    st.one_of(field.map(lambda p: ("f", p)), SCALARS.filter(lambda v: v is not None).map(lambda v: ("c", v))),
+    st.one_of(
+        field.map(lambda p: ("f", p)),
+        SCALARS.filter(lambda v: v is not None).map(lambda v: ("c", v)),
+    ),
     lambda inner: st.one_of(
         st.tuples(st.just("op"), st.sampled_from(["+", "-", "*", "/"]), inner, inner),
         st.tuples(st.just("fn"), st.sampled_from(["LOWER", "UPPER", "LENGTH"]), inner),
@@ -57,7 +61,8 @@ row_expr = st.recursive(
 )  # fmt: skip
 AGG = st.one_of(
     st.just(("agg", "COUNT", None, False)),
-    st.tuples(st.just("agg"), st.sampled_from(["COUNT", "SUM", "AVG", "MIN", "MAX"]), field.map(lambda p: ("f", p)), st.just(False)),
+    st.tuples(st.just("agg"), st.sampled_from(["COUNT", "SUM", "AVG", "MIN", "MAX"]),
+              field.map(lambda p: ("f", p)), st.just(False)),
     st.tuples(st.just("agg"), st.just("COUNT"), field.map(lambda p: ("f", p)), st.just(True)),
 )  # fmt: skip
 
@@ -74,7 +79,11 @@ def specs(draw):
             cols = [("g0", ("agg", "COUNT", None, False))]
         spec["cols"] = cols
         if draw(st.booleans()):
-            spec["having"] = (draw(st.sampled_from([">", "<=", "="])), ("agg", "COUNT", None, False), draw(st.integers(0, 3)))
+            spec["having"] = (
+                draw(st.sampled_from([">", "<=", "="])),
+                ("agg", "COUNT", None, False),
+                draw(st.integers(0, 3)),
+            )
         orderable = [a or ("f", e[1]) for a, e in cols]
     else:
         exprs = draw(st.lists(row_expr, min_size=1, max_size=3))
@@ -97,7 +106,11 @@ def stores(tmp_path_factory):
         store.close()
 
 
-@settings(max_examples=int(os.environ.get('CS_FUZZ_EXAMPLES', '60')), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=int(os.environ.get("CS_FUZZ_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(table=TABLE, spec=specs())
 def test_backends_agree_with_the_model(stores, table, spec):
     """Every generated query gives the model's rows on JSON files and on mem://."""

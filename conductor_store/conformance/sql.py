@@ -144,9 +144,9 @@ class SqlTests:
             (True, False, None),
             (None, None, None),
         ]
-        assert audit.query("SELECT id FROM audit_entries WHERE tokens != 10 AND task_id = 'T2'") == [
-            {"id": "e04"}
-        ]
+        assert audit.query(
+            "SELECT id FROM audit_entries WHERE tokens != 10 AND task_id = 'T2'"
+        ) == [{"id": "e04"}]
         having = audit.query(
             "SELECT agent FROM audit_entries GROUP BY agent HAVING SUM(cost_usd) < 100"
         )
@@ -198,7 +198,8 @@ class SqlTests:
         assert ids == ["e03", "e04", "e05"]
         assert [r["id"] for r in audit.query("SELECT id FROM audit_entries LIMIT 3 START 2")] == ids
         assert [
-            r["id"] for r in audit.query("SELECT id FROM audit_entries LIMIT :n START :s", {"n": 3, "s": 2})
+            r["id"]
+            for r in audit.query("SELECT id FROM audit_entries LIMIT :n START :s", {"n": 3, "s": 2})
         ] == ids
         rows = audit.query("SELECT DISTINCT task_id FROM audit_entries ORDER BY task_id DESC")
         assert rows == [{"task_id": t} for t in ("T4", "T3", "T2", "T1")]
@@ -245,8 +246,12 @@ class SqlTests:
     def test_queries_change_nothing(self, audit):
         """No query, refused or not, changes data or the change log."""
         before = snapshot(audit)
-        for sql in ("DELETE FROM audit_entries", "UPDATE audit_entries SET agent = 'x'",
-                    "SELECT * FROM audit_entries; DELETE FROM audit_entries", SEED_TOTALS):  # fmt: skip
+        for sql in (
+            "DELETE FROM audit_entries",
+            "UPDATE audit_entries SET agent = 'x'",
+            "SELECT * FROM audit_entries; DELETE FROM audit_entries",
+            SEED_TOTALS,
+        ):
             try:
                 audit.query(sql)
             except QueryError:

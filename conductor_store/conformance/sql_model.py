@@ -82,7 +82,10 @@ def to_sql(spec: dict, table: str) -> str:
         op, e, value = spec["having"]
         sql += f" HAVING {render(e)} {op} {lit(value)}"
     if spec.get("order"):
-        keys = [(k if isinstance(k, str) else render(k)) + (" DESC" if d else "") for k, d in spec["order"]]
+        keys = [
+            (k if isinstance(k, str) else render(k)) + (" DESC" if d else "")
+            for k, d in spec["order"]
+        ]
         sql += " ORDER BY " + ", ".join(keys)
     if spec.get("limit") is not None:
         sql += f" LIMIT {spec['limit']}"
@@ -216,7 +219,11 @@ def aggregate(e: Any, docs: list) -> Any:
         return None
     best = scalars[0]
     for x in scalars[1:]:
-        k = (kind(x), x) > (kind(best), best) if name == "MAX" else (kind(x), x) < (kind(best), best)
+        k = (
+            (kind(x), x) > (kind(best), best)
+            if name == "MAX"
+            else (kind(x), x) < (kind(best), best)
+        )
         if k or ((kind(x), x) == (kind(best), best) and type(x) is int):
             best = x
     return best
@@ -275,7 +282,7 @@ def run(spec: dict, docs: list[dict]) -> list[dict]:
     order = spec.get("order") or []
     for i in range(len(order) - 1, -1, -1):
         desc = order[i][1]
-        out.sort(key=lambda r, i=i: order_value(r[1][i]), reverse=desc)
+        out.sort(key=lambda r, i=i: order_value(r[1][i]), reverse=desc)  # type: ignore[misc]
     start = spec.get("offset") or 0
     end = None if spec.get("limit") is None else start + spec["limit"]
     return [values for values, _ in out[start:end]]

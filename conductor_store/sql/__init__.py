@@ -42,9 +42,7 @@ def surrealql(reader: Any, text: str, vars: dict | None = None) -> list:
     backend = reader.backend
     raw = getattr(backend, "surrealql", None)
     if raw is None:
-        raise QueryError(
-            f"raw SurrealQL needs a SurrealDB backend; this store uses {backend.name}"
-        )
+        raise QueryError(f"raw SurrealQL needs a SurrealDB backend; this store uses {backend.name}")
     if not isinstance(text, str) or not text.strip():
         raise QueryError("surrealql needs the SurrealQL text (a non-empty str)")
     if vars is not None and (

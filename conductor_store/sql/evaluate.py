@@ -44,7 +44,9 @@ def compiled(bound: Bound) -> Compiled:
             order=[(expression(e, mode, keys), d, nf) for e, d, nf in bound.order],
             having=expression(bound.having, mode, keys) if bound.having is not None else None,
             keys=[q._getter(path) for path in keys],
-            args=[None if a.arg is None else expression(a.arg, "row", ()) for a in bound.aggregates],
+            args=[
+                None if a.arg is None else expression(a.arg, "row", ()) for a in bound.aggregates
+            ],
         )
     return bound.compiled
 
@@ -140,8 +142,7 @@ def finish(bound: Bound, items: list, *, star: bool = False) -> list[dict]:
         rows = [(doc, tuple(f(doc) for f, _, _ in order)) for doc in items]
     else:
         rows = [
-            (tuple(f(item) for f in columns), tuple(f(item) for f, _, _ in order))
-            for item in items
+            (tuple(f(item) for f in columns), tuple(f(item) for f, _, _ in order)) for item in items
         ]
     if bound.plan.distinct:
         seen: set = set()

@@ -94,7 +94,9 @@ class Like:
     pattern: "Expr"
 
 
-Expr = Union[Field, Const, Param, Arith, Neg, Func, Agg, AggRef, Cmp, Logic, Not, IsNull, InList, Like]
+Expr = Union[
+    Field, Const, Param, Arith, Neg, Func, Agg, AggRef, Cmp, Logic, Not, IsNull, InList, Like
+]
 
 
 def children(e: Expr) -> Iterator[Expr]:

@@ -74,7 +74,7 @@ def _dialect() -> Any:
         pass
 
     ConductorSQL.tokenizer_class = Tokenizer
-    ConductorSQL.parser_class = Parser
+    ConductorSQL.parser_class = Parser  # type: ignore[assignment]
     return ConductorSQL
 
 

@@ -96,9 +96,7 @@ class _Planner:
         having = tree.args.get("having")
         having_expr = self.expr(having.this, aliases) if having is not None else None
         order = self.order(tree.args.get("order"), columns, aliases)
-        named = tuple(
-            (name if name is not None else n.render(e), e) for name, e in columns
-        )
+        named = tuple((name if name is not None else n.render(e), e) for name, e in columns)
         grouped = group is not None or any(
             isinstance(x, n.Agg)
             for e in [e for _, e in named] + [having_expr] + [o[0] for o in order]
@@ -216,6 +214,7 @@ class _Planner:
 
     # -- checks across clauses ---------------------------------------------------------------
     def check_where(self, where: "exp.Expression") -> None:
+        node: Any
         for node in where.walk():
             if isinstance(node, (q.exp.AggFunc, q.exp.Count)) or (
                 node.key == "anonymous" and node.name.lower().startswith("math::")
@@ -277,7 +276,7 @@ class _Planner:
             raise self.fail(e, "positional placeholders (?) are not supported: use :name")
         return n.Param(e.this)
 
-    def expr(self, e: "exp.Expression", aliases: dict) -> n.Expr:
+    def expr(self, e: Any, aliases: dict) -> n.Expr:
         """A sqlglot expression as a node; a bare name in ``aliases`` is that column."""
         e = q._unparen(e)
         key = e.key
@@ -290,7 +289,9 @@ class _Planner:
         if key in ("literal", "boolean", "null") or (key == "neg" and q._is_value(e)):
             return n.Const(q._raw_value(e, {}))
         if key in _ARITH:
-            return n.Arith(_ARITH[key], self.expr(e.this, aliases), self.expr(e.expression, aliases))
+            return n.Arith(
+                _ARITH[key], self.expr(e.this, aliases), self.expr(e.expression, aliases)
+            )
         if key == "neg":
             return n.Neg(self.expr(e.this, aliases))
         if key in q._COMPARISONS:
