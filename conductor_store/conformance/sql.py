@@ -278,6 +278,13 @@ class SqlTests:
             ("SELECT a", ["FROM"]),
             ("SELECT SUM(DISTINCT a) FROM audit_entries", ["DISTINCT", "COUNT"]),
             ("SELECT CAST(a AS INT) FROM audit_entries", ["cast"]),
+            ("SELECT CASE WHEN a = 1 THEN 2 END FROM audit_entries", ["CASE"]),
+            ("SELECT math::floor(a) FROM audit_entries", ["unknown function", "math::floor"]),
+            ("SELECT VALUE a FROM audit_entries", ["SELECT VALUE"]),
+            ("SELECT FROM audit_entries", ["at least one column"]),
+            ("SELECT a FROM audit_entries WHERE a BETWEEN 1 AND 2", ["BETWEEN", "column 35"]),
+            ("SELECT a FROM audit_entries WHERE a = :nope", ["missing parameter :nope"]),
+            ("SELECT 'open FROM audit_entries", ["syntax error", "not closed"]),
         ],
     )
     def test_unsupported_constructs_raise_query_error(self, audit, sql, fragments):

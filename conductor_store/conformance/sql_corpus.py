@@ -103,6 +103,16 @@ def corpus() -> list[dict]:
             if (i + k) % 4 == 0:
                 spec["having"] = (">=", agg("COUNT"), 1)
             specs.append(spec)
+        for k, group in enumerate([["agent"], ["meta.model"], "all", ["status", "agent"]]):
+            keys = [] if group == "all" else group
+            cols = [(None, f(p)) for p in keys] + [
+                (None, agg("COUNT")),
+                ("c", agg("COUNT", "cost_usd")),
+            ]
+            spec = {"cols": cols, "where": where, "group": group}  # the engine counts these
+            if k == 3:
+                spec["order"], spec["limit"] = [("c", True)], 3
+            specs.append(spec)
     specs += [
         {"cols": [(None, f("status"))], "distinct": True},
         {"cols": [(None, f("agent"))], "distinct": True, "order": [(f("agent"), True)]},

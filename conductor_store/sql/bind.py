@@ -16,6 +16,7 @@ from typing import Any
 from .. import query as q
 from ..errors import QueryError
 from . import nodes as n
+from .parse import at
 from .plan import Plan, plan
 
 
@@ -84,6 +85,8 @@ def _bind(p: Plan, params: dict) -> Bound:
             node = q._build(p.where, params, True)
         except RecursionError:
             raise QueryError("WHERE is nested too deeply") from None
+        except QueryError as error:
+            raise QueryError(f"{error} (in the WHERE {at(p.where, p.text)})") from None
         where = (None if node else q._NOTHING) if isinstance(node, bool) else node
     query = q.Query(where, (), None, 0)
 

@@ -154,7 +154,7 @@ def _syntax_message(error: Exception, text: str) -> str:
         message = str(error)
         found = re.search(r"Line (\d+), Col: (\d+)", message)
         where = f" at line {found[1]}, column {found[2]}" if found else ""
-        return f"syntax error{where}: unterminated string, quoted name or comment"
+        return f"syntax error{where}: a string or quoted name is not closed (' or \" missing)"
     d = details[0]
     highlight = repr(d.get("highlight") or "the end")
     description = str(d.get("description") or "")

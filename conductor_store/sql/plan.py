@@ -133,7 +133,10 @@ class _Planner:
             raise self.fail(table, "FROM takes one table name (subqueries are not supported)")
         if table.args.get("db") or table.args.get("catalog"):
             raise self.fail(table, f"FROM takes a plain table name, not {table.sql()}")
-        if table.args.get("alias"):
+        alias = table.args.get("alias")
+        if alias:
+            if alias.name.upper() in _CLAUSE_WORDS:
+                raise self.fail(alias, f"syntax error: {alias.name.upper()} is incomplete")
             raise self.fail(table, "table aliases are not supported (name fields directly)")
         if table.args.get("joins") or table.args.get("laterals"):
             raise self.fail(table, "JOIN is not supported")
@@ -148,8 +151,12 @@ class _Planner:
             if len(items) > 1:
                 raise self.fail(items[0], "SELECT * cannot be combined with other columns")
             return True, ()
+        if not items:
+            raise QueryError("SELECT needs at least one column (or *)")
         columns = []
         for item in items:
+            if item.key == "alias" and _is_value_keyword(item.this):
+                raise self.fail(item, "SELECT VALUE is not supported: select a column")
             if item.key == "alias":
                 columns.append((item.alias, self.expr(item.this, {})))
             else:
@@ -200,6 +207,8 @@ class _Planner:
     def count_of(self, clause: Any, what: str) -> Any:
         if clause is None:
             return None
+        if clause.key not in ("limit", "offset"):
+            raise self.fail(clause, f"{clause.key.upper()} is not supported: use LIMIT")
         if clause.args.get("offset") is not None:
             raise self.fail(clause, f"{what} a, b is not supported: write LIMIT n OFFSET m")
         for key, value in clause.args.items():
@@ -372,6 +381,13 @@ class _Planner:
         return n.Agg(name, self.expr(arg, aliases), False, spelling)
 
 
+_CLAUSE_WORDS = {"ORDER", "GROUP", "LIMIT", "WHERE", "HAVING", "OFFSET", "START", "BY"}
+
+
+def _is_value_keyword(e: Any) -> bool:
+    return e.key == "column" and not e.this.quoted and e.name.upper() == "VALUE" and not e.table
+
+
 _ARITH = {"add": "+", "sub": "-", "mul": "*", "div": "/", "mod": "%"}
 _AGGREGATES = {"sum", "avg", "min", "max"}
 _SCALARS = {"coalesce", "lower", "upper", "length"}
@@ -383,6 +399,12 @@ def _unsupported(e: "exp.Expression") -> str:
         return "window functions (OVER) are not supported"
     if isinstance(e, (exp.Select, exp.Subquery, exp.Exists, exp.Query)):
         return "subqueries are not supported"
+    if e.key in q._NAMED:
+        return q._NAMED[e.key]
+    target = e.args.get("to")
+    if isinstance(e, exp.Cast) and e.this.key == "column" and target is not None:
+        if target.this == exp.DataType.Type.USERDEFINED and target.args.get("kind"):
+            return f"unknown function {e.this.name}::{target.args['kind']}()"
     if isinstance(e, exp.Cast):
         return "casts (CAST, ::type) are not supported"
     if e.key == "anonymous":
