@@ -21,14 +21,15 @@ SCALARS = st.one_of(
     st.sampled_from(["x", "y", "X", "xy", ""]),
 )  # fmt: skip
 VALUES = st.one_of(SCALARS, st.lists(st.integers(0, 2), max_size=2))
+# "a" and "b" are always there (NULL among their values); "n", "m" and "m.x" may be missing
 DOC = st.fixed_dictionaries(
-    {},
+    {"a": VALUES, "b": SCALARS},
     optional={
-        "a": VALUES, "b": SCALARS, "n": st.one_of(st.integers(-5, 5), st.floats(-4, 4, width=16)),
+        "n": st.one_of(st.integers(-5, 5), st.floats(-4, 4, width=16)),
         "m": st.one_of(st.fixed_dictionaries({}, optional={"x": SCALARS}), SCALARS),
     },
 )  # fmt: skip
-TABLE = st.lists(DOC, max_size=8)
+TABLE = st.lists(DOC, min_size=1, max_size=10)
 
 field = st.sampled_from(FIELDS)
 where_leaf = st.one_of(
@@ -56,8 +57,11 @@ row_expr = st.recursive(
         st.tuples(st.just("op"), st.sampled_from(["+", "-", "*", "/"]), inner, inner),
         st.tuples(st.just("fn"), st.sampled_from(["LOWER", "UPPER", "LENGTH"]), inner),
         st.tuples(st.just("fn"), st.just("COALESCE"), inner, inner),
+        st.tuples(st.just("cmp"), st.sampled_from(["=", "!=", "<", ">="]), inner, inner),
+        st.tuples(st.just("not"), inner),
+        st.tuples(st.sampled_from(["and", "or"]), inner, inner),
     ),
-    max_leaves=3,
+    max_leaves=4,
 )  # fmt: skip
 AGG = st.one_of(
     st.just(("agg", "COUNT", None, False)),
@@ -80,11 +84,11 @@ def specs(draw):
         spec["cols"] = cols
         if draw(st.booleans()):
             spec["having"] = (
-                draw(st.sampled_from([">", "<=", "="])),
-                ("agg", "COUNT", None, False),
-                draw(st.integers(0, 3)),
+                draw(st.sampled_from([">", "<=", "=", "!="])),
+                draw(AGG),
+                draw(st.one_of(st.integers(0, 3), st.sampled_from([0.5, "x", True]))),
             )
-        orderable = [a or ("f", e[1]) for a, e in cols]
+        orderable = [a or ("f", e[1]) for a, e in cols] + [draw(AGG)]
     else:
         exprs = draw(st.lists(row_expr, min_size=1, max_size=3))
         spec["cols"] = [(None, ("f", "id"))] + [(f"c{i}", e) for i, e in enumerate(exprs)]

@@ -125,6 +125,20 @@ class SqlTests:
         row = audit.query("SELECT SUM(cost_usd) AS s FROM audit_entries WHERE task_id = 'T2'")
         assert row == [{"s": 2.7}] and type(row[0]["s"]) is float
 
+    def test_sum_of_floats_is_correctly_rounded(self, store):
+        """SUM and AVG of floats are correctly rounded, whatever the row order: ten 0.1 sum
+        to 1.0 (adding one by one gives 0.9999999999999999), 1e16 + 1 + 1 to 1e16 + 2."""
+        with store.transaction() as tx:
+            for i in range(10):
+                tx.put("costs", f"c{i}", {"v": 0.1, "g": "tenth"})
+            for i, value in enumerate([1e16, 1.0, 1.0]):
+                tx.put("costs", f"z{i}", {"v": value, "g": "big"})
+        rows = store.query("SELECT g, SUM(v) AS s, AVG(v) AS a FROM costs GROUP BY g")
+        assert rows == [
+            {"g": "big", "s": 1.0000000000000002e16, "a": 1.0000000000000002e16 / 3},
+            {"g": "tenth", "s": 1.0, "a": 0.1},
+        ]
+
     def test_count_distinct_by_kind(self, audit):
         """COUNT(DISTINCT f): 1 and 1.0 are one value, true is another, NULL is none."""
         rows = audit.query(

@@ -3,7 +3,8 @@ and fuzz tests: queries are small specs (tuples) rendered to SQL text *and* eval
 directly from the spec, by the rules of ``docs/query.md`` written out a second time.
 
 Spec of an expression: ``("f", "a.b")`` field, ``("c", value)``, ``("agg", NAME, arg|None,
-distinct)`` (``arg`` None: ``COUNT(*)``), ``("op", "+", x, y)``, ``("fn", NAME, x, ...)``.
+distinct)`` (``arg`` None: ``COUNT(*)``), ``("op", "+", x, y)``, ``("fn", NAME, x, ...)``,
+``("cmp", "<", x, y)``, ``("not", x)``, ``("and"|"or", x, y, ...)``.
 Spec of a WHERE: ``("cmp", op, path, value)``, ``("isnull", path)``, ``("in", path, values)``,
 ``("like", path, pattern)``, ``("and"|"or", p, ...)``, ``("not", p)``.
 A query: ``dict(cols=[(alias|None, expr)] | "*", where=, group=[paths] | "all", having=
@@ -39,13 +40,17 @@ def render(e: Any) -> str:
         if e[2] is None:
             return "COUNT(*)"
         return f"{e[1]}({'DISTINCT ' if e[3] else ''}{render(e[2])})"
-    if tag == "op":
+    if tag in ("op", "cmp"):
         return f"{_wrap(e[2])} {e[1]} {_wrap(e[3])}"
+    if tag == "not":
+        return f"NOT {_wrap(e[1])}"
+    if tag in ("and", "or"):
+        return f" {tag.upper()} ".join(_wrap(x) for x in e[1:])
     return f"{e[1]}({', '.join(render(x) for x in e[2:])})"
 
 
 def _wrap(e: Any) -> str:
-    return f"({render(e)})" if e[0] == "op" else render(e)
+    return f"({render(e)})" if e[0] in ("op", "cmp", "not", "and", "or") else render(e)
 
 
 def render_where(p: Any) -> str:
@@ -178,6 +183,15 @@ def evaluate(e: Any, row: Any, group: Any = None) -> Any:
         return e[1]
     if tag == "agg":
         return aggregate(e, group[1])
+    if tag == "cmp":
+        return cmp3(e[1], evaluate(e[2], row, group), evaluate(e[3], row, group))
+    if tag in ("not", "and", "or"):
+        truths = [evaluate(x, row, group) for x in e[1:]]
+        truths = [t if t is True or t is False else None for t in truths]
+        if tag == "not":
+            return None if truths[0] is None else not truths[0]
+        absorbing = tag == "or"
+        return absorbing if absorbing in truths else None if None in truths else not absorbing
     if tag == "op":
         a, b = evaluate(e[2], row, group), evaluate(e[3], row, group)
         if not (number(a) and number(b)):
@@ -289,7 +303,10 @@ def run(spec: dict, docs: list[dict]) -> list[dict]:
 
 
 def _has_agg(e: Any) -> bool:
-    return e[0] == "agg" or (e[0] in ("op", "fn") and any(_has_agg(x) for x in e[2:]))
+    if e[0] == "agg":
+        return True
+    items = e[1:] if e[0] in ("not", "and", "or") else e[2:] if e[0] in ("op", "fn", "cmp") else ()
+    return any(_has_agg(x) for x in items)
 
 
 def _groups(rows: list, paths: list) -> list:
