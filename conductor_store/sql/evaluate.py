@@ -51,17 +51,18 @@ def compiled(bound: Bound) -> Compiled:
     return bound.compiled
 
 
-def run(bound: Bound, rows: Iterable[dict], *, filtered: bool = False) -> list[dict]:
+def run(
+    bound: Bound, rows: Iterable[dict], *, filtered: bool = False, sliced: bool = False
+) -> list[dict]:
     """The answer of ``bound`` over ``rows`` (records of its table, in any order; not mutated).
-    ``filtered``: the rows already satisfy the WHERE."""
+    ``filtered``: the rows already satisfy the WHERE; ``sliced``: and OFFSET/LIMIT are applied
+    (only for a query without grouping, DISTINCT or ORDER BY)."""
     matches = None if filtered or bound.query.where is None else bound.query.matches
     if bound.plan.grouped:
         return finish(bound, reduce(bound, groups(bound, rows, matches)))
     docs = list(rows) if matches is None else list(filter(matches, rows))
     docs.sort(key=_by_id)
-    if bound.plan.star:
-        return finish(bound, docs, star=True)
-    return finish(bound, docs)
+    return finish(bound, docs, star=bound.plan.star, sliced=sliced)
 
 
 _by_id = itemgetter("id")
@@ -130,7 +131,7 @@ def reduce(bound: Bound, table: dict) -> list:
     return out
 
 
-def finish(bound: Bound, items: list, *, star: bool = False) -> list[dict]:
+def finish(bound: Bound, items: list, *, star: bool = False, sliced: bool = False) -> list[dict]:
     """HAVING, columns, DISTINCT, ORDER BY, OFFSET, LIMIT over rows or groups already in the
     default order; returns fresh dicts."""
     c = compiled(bound)
@@ -156,8 +157,9 @@ def finish(bound: Bound, items: list, *, star: bool = False) -> list[dict]:
     for i in range(len(order) - 1, -1, -1):  # stable sorts, least significant key first
         _, desc, nulls_first = order[i]
         rows.sort(key=_order_key(i, nulls_first != desc), reverse=desc)
-    end = None if bound.limit is None else bound.offset + bound.limit
-    rows = rows[bound.offset : end]
+    if not sliced:
+        end = None if bound.limit is None else bound.offset + bound.limit
+        rows = rows[bound.offset : end]
     if star:
         return [copy_json(doc) for doc, _ in rows]
     names = [name for name, _ in bound.columns]

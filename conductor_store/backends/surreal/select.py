@@ -1,7 +1,8 @@
 """``store.query`` on SurrealDB: a bound query (:mod:`conductor_store.sql`) as SurrealQL.
 
 The WHERE is translated by :mod:`.surql` (three-valued, kind-guarded, values bound as
-``$pN``), so the engine filters; it returns only the top-level fields the query reads.
+``$pN``), so the engine filters; it returns only the top-level fields the query reads, and
+only the page asked for when the rows come in the default (id) order.
 
 Grouping goes to the engine where its answer is the library's: keys that are field paths
 (NONE and NULL folded into one NULL group, ``1`` and ``1.0`` one group, as in Python) with
@@ -37,13 +38,28 @@ def run(backend: Any, bound: Bound) -> list[dict]:
             "record::id(id) AS id" if f == "id" else f"`{f}`" for f in sorted(bound.fields)
         )
         projection = projection or "record::id(id) AS id"
-    rows = backend._one(f"SELECT {projection} FROM type::table($tb){where}", vars, "query") or []
+    tail, sliced = "", _engine_slices(bound)
+    if sliced:  # in id order, the engine can page: only the page comes back
+        tail = " ORDER BY id"
+        if bound.limit is not None:
+            tail += f" LIMIT {p.bind(bound.limit)}"
+        if bound.offset:
+            tail += f" START {p.bind(bound.offset)}"
+    sql = f"SELECT {projection} FROM type::table($tb){where}{tail}"
+    rows = backend._one(sql, vars, "query") or []
     if bound.fields is None:
         for row in rows:
             rid = row.get("id")
             if rid.__class__ is Rid:
                 row["id"] = rid.key
-    return evaluate.run(bound, rows, filtered=True)
+    return evaluate.run(bound, rows, filtered=True, sliced=sliced)
+
+
+def _engine_slices(bound: Bound) -> bool:
+    """Whether OFFSET/LIMIT can go to the engine: rows in the default (id) order."""
+    plan = bound.plan
+    paged = bound.limit is not None or bound.offset > 0
+    return paged and not (plan.grouped or plan.distinct or plan.order)
 
 
 def _engine_groups(bound: Bound) -> bool:
