@@ -158,6 +158,16 @@ class SqlTests:
             (True, False, None),
             (None, None, None),
         ]
+        rows = audit.query(
+            "SELECT agent IN ('codex') AS i, agent NOT IN ('codex') AS ni, agent LIKE 'c%' AS l, "
+            "agent IS NULL AS n, agent IS NOT NULL AS nn, COALESCE(agent, tokens) AS c "
+            "FROM audit_entries WHERE task_id = 'T2'"
+        )
+        assert rows == [  # e04 'codex', e05 NULL, e06 missing
+            {"i": True, "ni": False, "l": True, "n": False, "nn": True, "c": "codex"},
+            {"i": None, "ni": None, "l": None, "n": True, "nn": False, "c": 10},
+            {"i": None, "ni": None, "l": None, "n": True, "nn": False, "c": None},
+        ]
         assert audit.query(
             "SELECT id FROM audit_entries WHERE tokens != 10 AND task_id = 'T2'"
         ) == [{"id": "e04"}]
