@@ -186,3 +186,9 @@ AsyncStore.watch = _watch  # type: ignore[attr-defined]
 for _name in ("subscribe", "prune_changes", "set_retention"):
     setattr(AsyncStore, _name, _forward(_name))
 del _name
+
+# -- SQL (conductor_store/sql): ``await store.query(sql, params)``, ``await tx.query(...)``,
+# ``await store.surrealql(text, vars)`` -----------------------------------------------------
+AsyncStore.query = _forward("query")  # type: ignore[attr-defined]
+AsyncStore.surrealql = _forward("surrealql")  # type: ignore[attr-defined]
+AsyncTransaction.query = _forward("query")  # type: ignore[attr-defined]

@@ -53,6 +53,20 @@ class _Reader:
     ) -> int:
         return self._count(check_table(table), compile_query(where, params))
 
+    # -- SQL (conductor_store/sql, docs/query.md) ------------------------------------------
+    def query(self, sql: str, params: dict | None = None) -> list[dict]:
+        """Rows of a read-only ``SELECT`` over one table; a transaction sees its own writes."""
+        from .sql import select
+
+        return select(self, sql, params)
+
+    def surrealql(self, text: str, vars: dict | None = None) -> list:
+        """Raw SurrealQL on a SurrealDB backend, one result per statement (reads and writes:
+        your responsibility; not part of a transaction). ``QueryError`` on other backends."""
+        from .sql import surrealql
+
+        return surrealql(self, text, vars)
+
 
 class Store(_Reader):
     """A project's records on one backend. Safe to share between threads."""

@@ -18,6 +18,7 @@ from ..validation import copy_json
 
 if TYPE_CHECKING:
     from ..query import Query
+    from ..sql import Bound
 
 Key = tuple  # (table, id)
 
@@ -102,6 +103,13 @@ class Backend(ABC):
     def count(self, table: str, query: "Query") -> int:
         matches = query.matches
         return sum(1 for doc in self.scan(table) if matches(doc))
+
+    def select(self, bound: "Bound") -> list[dict]:
+        """The rows of a ``store.query`` (see :mod:`conductor_store.sql`). Backends that can
+        push a query down override this; the default evaluates it in Python over ``scan``."""
+        from ..sql import run
+
+        return run(bound, self.scan(bound.table))
 
     @abstractmethod
     def tables(self) -> list[str]:

@@ -43,6 +43,7 @@ The tests use only the public API. They are grouped by theme, one mixin per modu
 ``values``             exact round-trips: numbers, booleans, null, unicode, big documents
 ``validation_tests``   every validation rule, its message, nothing written on refusal
 ``queries``            find/count: where constructs, 3-valued logic, ordering, paging
+``sql``                store.query: SELECT, GROUP BY, aggregates, NULLs, corpus vs a model
 ``transactions``       commit/rollback, read-your-writes, conflicts, isolation, atomic()
 ``changelog``          the change log and its sequence numbers
 ``persistence``        reopening, two stores on a location, other processes, projects
@@ -63,6 +64,7 @@ from .lifecycle import LifecycleTests
 from .network import NetworkTests
 from .persistence import PersistenceTests
 from .queries import QueryTests
+from .sql import SqlTests
 from .transactions import TransactionTests
 from .validation_tests import ValidationTests
 from .values import ValueTests
@@ -75,6 +77,7 @@ class StoreConformance(
     ValueTests,
     ValidationTests,
     QueryTests,
+    SqlTests,
     TransactionTests,
     ChangeLogTests,
     PersistenceTests,
@@ -93,6 +96,7 @@ __all__ = [
     "NetworkTests",
     "PersistenceTests",
     "QueryTests",
+    "SqlTests",
     "StoreConformance",
     "TransactionTests",
     "ValidationTests",

@@ -198,6 +198,17 @@ class SurrealBackend(Backend):
         rows = self._one(surql.count(query, surql.Params(vars)), vars, "count")
         return int(rows[0]["count"]) if rows else 0
 
+    # -- store.query / store.surrealql (translation in select.py) ------------------------
+    def select(self, bound: Any) -> list[dict]:
+        from . import select
+
+        return select.run(self, bound)
+
+    def surrealql(self, text: str, vars: dict) -> list:
+        from . import select
+
+        return select.raw(self, text, vars)
+
     def tables(self) -> list[str]:
         info = self._one("INFO FOR DB", {}, "tables") or {}
         names = sorted(
