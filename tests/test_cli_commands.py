@@ -284,17 +284,50 @@ def test_migrate_all_projects_and_from_conductor(url, tmp_path):
     assert "conductor" in [r["project"] for r in json.loads(all_res.stdout)]
 
 
-# -- records commands (need the records/query helpers' work) ------------------------------
-@pytest.mark.parametrize("args", [["query", "SELECT * FROM tasks"], ["stats"], ["init-schema"]])
+# -- query ------------------------------------------------------------------------------------
+def test_query_prints_rows_in_every_format(url):
+    sql = "SELECT status, COUNT(*) AS n, SUM(attempts) AS tries FROM tasks GROUP BY status"
+    want = [{"status": "done", "n": 2, "tries": 3}, {"status": "pending", "n": 1, "tries": 0}]
+    as_json = run("query", sql, "--url", url, "--project", "p", "--json")
+    assert json.loads(as_json.stdout) == want
+    nl = run("query", sql, "--url", url, "--project", "p", "--nl")
+    assert [json.loads(line) for line in nl.stdout.splitlines()] == want
+    as_csv = run("query", sql, "--url", url, "--project", "p", "--csv")
+    assert list(csv.DictReader(io.StringIO(as_csv.stdout))) == [
+        {k: str(v) for k, v in row.items()} for row in want
+    ]
+    table = run("query", sql, "--url", url, "--project", "p").stdout.splitlines()
+    assert table[0].split() == ["status", "n", "tries"] and table[2].split() == ["done", "2", "3"]
+
+
+def test_query_binds_parameters_and_refuses_writes(url):
+    sql = "SELECT id FROM tasks WHERE attempts >= :a AND status = :s ORDER BY id"
+    bound = run("query", sql, "-p", "a", "1", "-p", "s", "done", "--url", url, "--project", "p",
+                "--json")  # fmt: skip
+    assert json.loads(bound.stdout) == [{"id": "T1"}, {"id": "T3"}]
+    one_line_error(run("query", "DELETE FROM tasks", "--url", url, "--project", "p"), "DELETE")
+    with cs.open(url, project="p") as store:
+        assert store.count("tasks") == 3
+
+
+# -- records commands (need the records helper's work) ---------------------------------------
+@pytest.mark.parametrize("args", [["stats"], ["init-schema"]])
 def test_records_commands_say_when_this_build_lacks_them(url, args):
     result = run(*args, "--url", url, "--project", "p")
     assert result.exit_code == 3
     one_line_error(result, "not available in this build")
 
 
-@pytest.mark.parametrize(
-    "args", [["query", "-p", "p", "SELECT 1"], ["stats", "-p", "p"], ["init-schema", "-p", "p"]]
-)
+def test_db_cli_query_takes_the_project_with_p(url):
+    result = CliRunner().invoke(
+        dbcli,
+        ["query", "-p", "p", "SELECT COUNT(*) AS n FROM tasks", "--url", url],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0 and "3" in result.stdout
+
+
+@pytest.mark.parametrize("args", [["stats", "-p", "p"], ["init-schema", "-p", "p"]])
 def test_db_cli_forwards_the_seed_commands(url, args):
     result = CliRunner().invoke(dbcli, [*args, "--url", url], catch_exceptions=False)
     assert result.exit_code == 3 and "not available in this build" in result.stderr

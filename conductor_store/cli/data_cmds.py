@@ -71,11 +71,8 @@ def query(url: str | None, project: str, params: tuple, fmt: str | None, sql: st
     """Run a portable SELECT and print its rows."""
     values = {name: _value(text) for name, text in params}
     with open_store(url, project) as store:
-        run = getattr(store, "query", None)
-        if run is None:
-            output.unavailable("query (Store.query)")
-        rows = run(sql, values)
-    output.emit_rows(list(rows), fmt)
+        rows = store.query(sql, values)
+    output.emit_rows(rows, fmt)
 
 
 def _value(text: str) -> object:
