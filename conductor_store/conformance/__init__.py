@@ -48,6 +48,9 @@ The tests use only the public API. They are grouped by theme, one mixin per modu
 ``persistence``        reopening, two stores on a location, other processes, projects
 ``lifecycle``          info(), close(), context manager, closed stores
 ``network``            reconnecting, restarts, the pool, bad credentials, hidden secrets
+``records*``           the orchestrator's repositories (``conductor_store.records``):
+                       every method, bad input, statistics by hand, similarity,
+                       checkpoints, claim_next and read-modify-write under 4 workers
 =====================  ===========================================================
 
 Every test's docstring states the promise it checks.
@@ -62,6 +65,9 @@ from .lifecycle import LifecycleTests
 from .network import NetworkTests
 from .persistence import PersistenceTests
 from .queries import QueryTests
+from .records import RecordsTests
+from .records_audit import RecordsAuditTests
+from .records_concurrency import RecordsConcurrencyTests
 from .transactions import TransactionTests
 from .validation_tests import ValidationTests
 from .values import ValueTests
@@ -78,6 +84,9 @@ class StoreConformance(
     PersistenceTests,
     LifecycleTests,
     NetworkTests,
+    RecordsTests,
+    RecordsAuditTests,
+    RecordsConcurrencyTests,
 ):
     """Every conformance test. Subclass it (named ``Test...``) and override ``make_url``."""
 
@@ -90,6 +99,9 @@ __all__ = [
     "NetworkTests",
     "PersistenceTests",
     "QueryTests",
+    "RecordsAuditTests",
+    "RecordsConcurrencyTests",
+    "RecordsTests",
     "StoreConformance",
     "TransactionTests",
     "ValidationTests",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, TypeVar, Union
 
-from ..errors import NotFoundError, ValidationError
+from ..errors import ConflictError, NotFoundError, ValidationError
 from ..ids import new_id
 from .models import Record
 from .timeutil import ago_iso, now_iso
@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 R = TypeVar("R", bound=Record)
 T = TypeVar("T")
 Reader = Union["Store", "Transaction"]
+
+
+class Refused(Exception):
+    """Raised inside an atomic function to end it with ``error``, without a retry."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Repository(Generic[R]):
@@ -53,10 +61,20 @@ class Repository(Generic[R]):
 
     def _atomic(self, fn: Callable[["Transaction"], T]) -> T:
         """Run ``fn(tx)`` in the bound transaction, else in ``store.atomic`` (retried on
-        conflicts): read-modify-write methods go through here."""
-        if self._tx is not None:
-            return fn(self._tx)
-        return self._store.atomic(fn, retries=50)
+        conflicts): read-modify-write methods go through here. ``fn`` raises
+        :class:`Refused` for an error that retrying cannot cure (its ``error`` is raised)."""
+        try:
+            if self._tx is not None:
+                return fn(self._tx)
+            return self._store.atomic(fn, retries=50)
+        except Refused as refused:
+            raise refused.error from None
+
+    def _insert_new(self, tx: "Transaction", id: str, doc: dict) -> dict:
+        """Insert in ``tx``; an id that exists already is a ConflictError not retried."""
+        if tx.get(self.table, id) is not None:
+            raise Refused(ConflictError(f"{self.table}: {id!r} already exists"))
+        return tx.insert(self.table, doc, id=id)
 
     def _rec(self, doc: dict | None) -> R | None:
         return None if doc is None else self.record.from_doc(doc)  # type: ignore[return-value]

@@ -55,7 +55,7 @@ class MilestoneRepository(Repository[Milestone]):
 
         def run(tx: "Transaction") -> Milestone:
             self._check_tasks(tx, tasks)
-            return self._rec(tx.insert(self.table, doc, id=milestone_id))  # type: ignore[return-value]
+            return self._rec(self._insert_new(tx, milestone_id, doc))  # type: ignore[return-value]
 
         return self._atomic(run)
 

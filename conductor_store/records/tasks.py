@@ -142,7 +142,7 @@ class TaskRepository(Repository[Task]):
             cycle = find_cycle(batch)
             if cycle:
                 raise ValidationError(f"dependency cycle: {' -> '.join(cycle)}")
-            return self._recs(tx.insert(self.table, d, id=d["task_id"]) for d in docs)
+            return self._recs(self._insert_new(tx, d["task_id"], d) for d in docs)
 
         return self._atomic(run)
 
