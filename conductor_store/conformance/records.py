@@ -298,6 +298,26 @@ class RecordsTests:
         with raises_naming(ValidationError, "worker"):
             store.tasks.claim_next("")
 
+    def test_claim_next_looks_past_many_blocked_tasks(self, store):
+        """Tasks whose dependencies are unfinished never hide an available one, however many
+        rank before it."""
+        store.tasks.create_task("ROOT", "root", priority="low")
+        store.tasks.bulk_create(
+            [
+                {
+                    "task_id": f"B{i:02d}",
+                    "title": "b",
+                    "priority": "critical",
+                    "dependencies": ["ROOT"],
+                }
+                for i in range(40)
+            ]
+        )
+        store.tasks.create_task("FREE", "free", priority="low")
+        assert store.tasks.claim_next("w").task_id == "ROOT"
+        assert store.tasks.claim_next("w").task_id == "FREE"
+        assert store.tasks.claim_next("w") is None
+
     def test_claim_next_expired_lease_is_claimable_again(self, store):
         """A claim with a lease that has expired makes the task claimable again; an
         unexpired one does not."""

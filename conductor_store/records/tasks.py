@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import itertools
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import ConflictError, NotFoundError, ValidationError
@@ -48,6 +49,8 @@ _UPDATABLE = (
 _ORDER = ["priority_rank", "created_at"]
 _CLAIMABLE = "status = 'pending' OR (status = 'in_progress' AND lease_expires_at < :now)"
 _CLAIM_ATTEMPTS = 500
+#: candidates read per query by claim_next (most claims need only the first page)
+_CLAIM_PAGE = 16
 
 
 def task_doc(task_id: Any, title: Any, **args: Any) -> dict:
@@ -271,21 +274,36 @@ class TaskRepository(Repository[Task]):
     def _claim_in(self, tx: "Transaction", worker: str, lease: float | None) -> Task | None:
         moment = now()
         stamp = to_iso(moment)
-        candidates = tx.find(self.table, _CLAIMABLE, params={"now": stamp}, order_by=_ORDER)
-        done = self._completed(tx, candidates)
-        for doc in candidates:
-            if not set(doc.get("dependencies", ())) <= done:
-                continue
-            current = tx.get(self.table, doc["id"])  # the version the commit checks
-            if current is None or current["_version"] != doc["_version"]:
-                raise ConflictError(f"task {doc['id']!r} changed while being claimed")
-            expires = None if lease is None else to_iso(moment + timedelta(seconds=lease))
-            claim = {
-                "status": "in_progress",
-                "claimed_by": worker,
-                "claimed_at": stamp,
-                "lease_expires_at": expires,
-                "updated_at": stamp,
-            }
-            return self._rec(tx.update(self.table, doc["id"], claim))
-        return None
+        for offset in itertools.count(0, _CLAIM_PAGE):
+            page = tx.find(
+                self.table,
+                _CLAIMABLE,
+                params={"now": stamp},
+                order_by=_ORDER,
+                limit=_CLAIM_PAGE,
+                offset=offset,
+            )
+            done = self._completed(tx, page)
+            for doc in page:
+                if set(doc.get("dependencies", ())) <= done:
+                    return self._claim(tx, doc, worker, moment, lease)
+            if len(page) < _CLAIM_PAGE:
+                return None
+        return None  # pragma: no cover - the loop only ends by returning
+
+    def _claim(
+        self, tx: "Transaction", doc: dict, worker: str, moment: datetime, lease: float | None
+    ) -> Task:
+        current = tx.get(self.table, doc["id"])  # the version the commit checks
+        if current is None or current["_version"] != doc["_version"]:
+            raise ConflictError(f"task {doc['id']!r} changed while being claimed")
+        stamp = to_iso(moment)
+        expires = None if lease is None else to_iso(moment + timedelta(seconds=lease))
+        claim = {
+            "status": "in_progress",
+            "claimed_by": worker,
+            "claimed_at": stamp,
+            "lease_expires_at": expires,
+            "updated_at": stamp,
+        }
+        return self._rec(tx.update(self.table, doc["id"], claim))  # type: ignore[return-value]
