@@ -21,7 +21,7 @@ from conductor_store.records.factories import HELPERS
 from conductor_store.records.timeutil import from_iso, to_iso
 
 #: the seed's "Python API" example, verbatim but for its import line (seeds/000_*.txt)
-SEED_EXAMPLE = '''
+SEED_EXAMPLE = """
 from {module} import (
     is_surrealdb_enabled,
     get_audit_repository,
@@ -55,7 +55,7 @@ if is_surrealdb_enabled():
     # Get statistics
     stats = await audit.get_statistics()
     print(f"Success rate: {{stats.success_rate:.1%}}")
-'''
+"""
 
 
 def _run_example(url: str, *, asynchronous: bool) -> str:
@@ -65,7 +65,10 @@ def _run_example(url: str, *, asynchronous: bool) -> str:
         code += "\n    from conductor_store.aio import close_repositories\n"
         code += "    await close_repositories()\n\nasyncio.run(main())\n"
     else:  # the sync API: the same calls without ``await``
-        code = code.replace("await ", "") + "\nimport conductor_store\nconductor_store.close_repositories()\n"
+        code = (
+            code.replace("await ", "")
+            + "\nimport conductor_store\nconductor_store.close_repositories()\n"
+        )
     env = {k: v for k, v in os.environ.items() if k not in ("SURREAL_URL",)}
     env["CONDUCTOR_STORE_URL"] = url
     proc = subprocess.run(
@@ -121,7 +124,10 @@ def test_timestamps_have_one_sortable_format():
     assert from_iso(to_iso(moment)) == moment and from_iso(to_iso(moment)).tzinfo == timezone.utc
     with pytest.raises(ValidationError, match="2026-01-01T00:00:00.*naive"):
         to_iso(datetime(2026, 1, 1))
-    times = [datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=s) for s in (0, 0.5, 9, 10, 1e6)]
+    times = [
+        datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=s)
+        for s in (0, 0.5, 9, 10, 1e6)
+    ]
     assert sorted(to_iso(t) for t in reversed(times)) == [to_iso(t) for t in times]
 
 
@@ -131,8 +137,13 @@ def test_builtin_embedding_is_deterministic_across_processes():
     vector = embed_text(text)
     assert len(vector) == DIMENSIONS
     assert sum(v * v for v in vector) == pytest.approx(1.0, abs=1e-4)
-    code = f"import json; from conductor_store.records.embedding import embed_text; print(json.dumps(embed_text({text!r})))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    code = (
+        "import json; from conductor_store.records.embedding import embed_text; "
+        f"print(json.dumps(embed_text({text!r})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert json.loads(out.stdout) == vector
     assert embed_text("!!!") == [0.0] * DIMENSIONS
 
@@ -144,7 +155,9 @@ def test_schema_covers_every_repository_table(tmp_path):
         assert cls.table in TABLES
     specs = index_specs()
     assert {s.table for s in specs} <= set(TABLES)
-    assert any(s.table == "tasks" and s.fields == ("status", "priority_rank", "created_at") for s in specs)
+    assert any(
+        s.table == "tasks" and s.fields == ("status", "priority_rank", "created_at") for s in specs
+    )
     with cs.open(f"json://{tmp_path}/data") as store:
         declared = ensure_schema(store)
         assert {s for s in declared if not s.unique} == {s for s in specs if not s.unique}

@@ -34,6 +34,9 @@ _RMW_BODY = """
 
 
 class RecordsConcurrencyTests:
+    multiprocess: bool  # the Harness's capability flags
+    shared_location: bool
+
     def _run_workers(self, url, opener, store, body: str) -> list:
         """Run ``body`` (child-process source, ``{k}`` = worker number) in WORKERS
         processes, or threads when the backend has no multiprocess access (each with its own
