@@ -5,12 +5,16 @@ Run ``python -m pytest benchmarks/test_records.py --benchmark-only`` (``--bench-
 smoke run with small counts). Each round is timed by pytest-benchmark; ``extra_info`` holds
 the derived rate (claims/s, or entries/s for the statistics). 4 workers are 4 threads, each
 with its own store where the location can be shared (JSON files, ``surrealkv://``), else all
-on one store (``mem://``); every claim is checked to be handed out once.
+on one store (``mem://``); ``test_claim_next_processes`` runs 4 worker processes on JSON files.
+Every claim is checked to be handed out exactly once.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -133,4 +137,65 @@ def test_get_statistics(benchmark, backend, request):
             "entries_per_s": round(n_entries / median),
             "median_ms": round(median * 1000, 1),
         }
+    )
+
+
+_CHILD = """
+import json, sys
+import conductor_store as cs
+store = cs.open(sys.argv[1], project="bench")
+print("ready", flush=True)
+sys.stdin.readline()
+got = []
+while True:
+    task = store.tasks.claim_next(sys.argv[2])
+    if task is None:
+        break
+    got.append(task.task_id)
+store.close()
+print(json.dumps(got), flush=True)
+"""
+
+
+def test_claim_next_processes(benchmark, tmp_path_factory, request):
+    """JSON files: 4 worker processes claiming until every task is claimed (the timing starts
+    when all 4 are ready, so process start-up is not counted)."""
+    n_tasks, _, rounds = _counts(request.config)
+    benchmark.group = "claim_next x4 processes"
+    state: dict = {}
+
+    def setup():
+        url = f"json://{tmp_path_factory.mktemp('claimproc')}/data"
+        with cs.open(url, project="bench") as store:
+            store.tasks.bulk_create(
+                [{"task_id": f"T{i:04d}", "title": "t"} for i in range(n_tasks)]
+            )
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _CHILD, url, f"w{k}"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for k in range(4)
+        ]
+        for proc in procs:
+            assert proc.stdout.readline().strip() == "ready"
+        state["procs"] = procs
+        return (), {}
+
+    def release_and_wait():
+        for proc in state["procs"]:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        claimed = []
+        for proc in state["procs"]:
+            claimed += json.loads(proc.stdout.readline())
+            proc.wait(timeout=300)
+        assert sorted(claimed) == [f"T{i:04d}" for i in range(n_tasks)]
+
+    benchmark.pedantic(release_and_wait, setup=setup, rounds=rounds, iterations=1)
+    median = benchmark.stats.stats.median
+    benchmark.extra_info.update(
+        {"backend": "json", "workers": "4 processes", "claims_per_s": round(n_tasks / median)}
     )

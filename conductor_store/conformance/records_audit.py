@@ -347,6 +347,10 @@ class RecordsAuditTests:
         found = beta.errors.find_similar("ModuleNotFoundError: no module named yaml")
         assert [m.pattern.project for m in found] == ["alpha"]
         assert alpha.get("error_patterns", found[0].pattern.id) is None  # not in alpha's own data
+        with alpha.errors.store.transaction() as tx:  # a transaction of the shared store
+            alpha.errors.using(tx).record_error("T2", "ValueError", "bad literal for int()")
+            assert beta.errors.get_by_task("T2") == []
+        assert [p.project for p in beta.errors.get_by_task("T2")] == ["alpha"]
 
     def test_nearest(self, store):
         """Store.nearest: k best by cosine similarity, ties by id, where filter, records

@@ -85,8 +85,10 @@ def shared_store(store: "Store") -> "Store":
             return store
         from ..store import open as open_store
 
-        shared = open_store(args[0], project=SHARED_PROJECT, **args[1])
-        shared = store.__dict__.setdefault(_SHARED, shared)
+        mine = open_store(args[0], project=SHARED_PROJECT, **args[1])
+        shared = store.__dict__.setdefault(_SHARED, mine)
+        if shared is not mine:  # another thread opened it first
+            mine.close()
     return shared
 
 
