@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ._base import (
@@ -257,25 +257,23 @@ class TaskRepository(Repository[Task]):
         and the task is claimable again. Returns None when nothing is available.
 
         The claim commits only if the task did not change since it was read (a version
-        check), so concurrent workers, in any process, never get the same task."""
+        check), so concurrent workers, in any process, never get the same task; a worker that
+        loses the race tries the next candidate."""
         check_text(worker, "worker")
         if lease_seconds is not None:
             check_number(lease_seconds, "lease_seconds")
         if self._tx is not None:
             return self._claim_in(self._tx, worker, lease_seconds)
         for _ in range(_CLAIM_ATTEMPTS):
-            try:
-                with self._store.transaction() as tx:
-                    return self._claim_in(tx, worker, lease_seconds)
-            except ConflictError:
-                continue  # another worker claimed it first: read again
-        raise ConflictError(f"claim_next gave up after {_CLAIM_ATTEMPTS} conflicting attempts")
+            claimed = self._claim_once(worker, lease_seconds)
+            if claimed is not _RETRY:
+                return claimed  # type: ignore[return-value]
+        raise ConflictError(f"claim_next gave up after {_CLAIM_ATTEMPTS} rounds of conflicts")
 
-    def _claim_in(self, tx: "Transaction", worker: str, lease: float | None) -> Task | None:
-        moment = now()
-        stamp = to_iso(moment)
+    def _candidates(self, db: Any, stamp: str) -> Iterator[dict]:
+        """Available tasks in claim order, read a page at a time."""
         for offset in itertools.count(0, _CLAIM_PAGE):
-            page = tx.find(
+            page = db.find(
                 self.table,
                 _CLAIMABLE,
                 params={"now": stamp},
@@ -283,27 +281,45 @@ class TaskRepository(Repository[Task]):
                 limit=_CLAIM_PAGE,
                 offset=offset,
             )
-            done = self._completed(tx, page)
-            for doc in page:
-                if set(doc.get("dependencies", ())) <= done:
-                    return self._claim(tx, doc, worker, moment, lease)
+            done = self._completed(db, page)
+            yield from (d for d in page if set(d.get("dependencies", ())) <= done)
             if len(page) < _CLAIM_PAGE:
-                return None
-        return None  # pragma: no cover - the loop only ends by returning
+                return
 
-    def _claim(
-        self, tx: "Transaction", doc: dict, worker: str, moment: datetime, lease: float | None
-    ) -> Task:
-        current = tx.get(self.table, doc["id"])  # the version the commit checks
-        if current is None or current["_version"] != doc["_version"]:
-            raise ConflictError(f"task {doc['id']!r} changed while being claimed")
-        stamp = to_iso(moment)
-        expires = None if lease is None else to_iso(moment + timedelta(seconds=lease))
-        claim = {
-            "status": "in_progress",
-            "claimed_by": worker,
-            "claimed_at": stamp,
-            "lease_expires_at": expires,
-            "updated_at": stamp,
-        }
-        return self._rec(tx.update(self.table, doc["id"], claim))  # type: ignore[return-value]
+    def _claim_once(self, worker: str, lease: float | None) -> Task | None | object:
+        """One pass over the candidates, each claimed by a compare-and-set update of the
+        version read; ``_RETRY`` when every candidate went to other workers meanwhile."""
+        moment = now()
+        lost = 0
+        for doc in self._candidates(self._store, to_iso(moment)):
+            claim = {**_claim_fields(worker, moment, lease), "_version": doc["_version"]}
+            try:
+                return self._rec(self._store.update(self.table, doc["id"], claim))
+            except (ConflictError, NotFoundError):
+                lost += 1  # another worker got it first: try the next one
+        return _RETRY if lost else None
+
+    def _claim_in(self, tx: "Transaction", worker: str, lease: float | None) -> Task | None:
+        """claim_next inside a bound transaction: its commit checks the task's version."""
+        moment = now()
+        for doc in self._candidates(tx, to_iso(moment)):
+            current = tx.get(self.table, doc["id"])
+            if current is None or current["_version"] != doc["_version"]:
+                raise ConflictError(f"task {doc['id']!r} changed while being claimed")
+            claim = _claim_fields(worker, moment, lease)
+            return self._rec(tx.update(self.table, doc["id"], claim))
+        return None
+
+
+_RETRY = object()
+
+
+def _claim_fields(worker: str, moment: datetime, lease: float | None) -> dict:
+    stamp = to_iso(moment)
+    return {
+        "status": "in_progress",
+        "claimed_by": worker,
+        "claimed_at": stamp,
+        "lease_expires_at": None if lease is None else to_iso(moment + timedelta(seconds=lease)),
+        "updated_at": stamp,
+    }
