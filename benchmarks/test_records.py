@@ -4,7 +4,8 @@
 Run ``python -m pytest benchmarks/test_records.py --benchmark-only`` (``--bench-quick`` for a
 smoke run with small counts). Each round is timed by pytest-benchmark; ``extra_info`` holds
 the derived rate (claims/s, or entries/s for the statistics). 4 workers are 4 threads, each
-with its own store where the location can be shared (JSON files, ``surrealkv://``), else all
+with its own store where the location can be shared (JSON files, ``surrealkv://``, the tests'
+loopback SurrealDB server as ``remote``), else all
 on one store (``mem://``); ``test_claim_next_processes`` runs 4 worker processes on JSON files.
 Every claim is checked to be handed out exactly once.
 """
@@ -26,7 +27,7 @@ BACKENDS = {
     "mem": lambda tmp: "mem://",
     "surrealkv": lambda tmp: f"surrealkv://{tmp}/data",
 }
-SHARED_LOCATION = {"json": True, "mem": False, "surrealkv": True}
+SHARED_LOCATION = {"json": True, "mem": False, "surrealkv": True, "remote": True}
 _fresh = itertools.count()
 
 
@@ -37,14 +38,28 @@ def _counts(config) -> tuple[int, int, int]:
     return 200, 10_000, 5
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(scope="module")
+def loopback(tmp_path_factory):
+    """The tests' loopback SurrealDB server (a subprocess), for the ``remote`` rows."""
+    try:
+        from tests.support import LoopbackServer
+    except ImportError:  # pragma: no cover - run from the repository root with python -m pytest
+        pytest.skip("tests.support is not importable: run python -m pytest from the repository")
+    server = LoopbackServer(data=tmp_path_factory.mktemp("loopback") / "data").start()
+    yield f"ws://{server.user}:{server.password}@127.0.0.1:{server.port}"
+    server.kill()
+
+
+@pytest.fixture(params=[*sorted(BACKENDS), "remote"])
 def backend(request, tmp_path_factory):
-    return request.param, tmp_path_factory
+    if request.param == "remote":
+        base = request.getfixturevalue("loopback")
+        return "remote", lambda: f"{base}/?namespace=bench{next(_fresh)}"
+    return request.param, lambda: BACKENDS[request.param](tmp_path_factory.mktemp("records"))
 
 
 def _open(backend) -> tuple[cs.Store, str]:
-    name, factory = backend
-    url = BACKENDS[name](factory.mktemp(f"records{next(_fresh)}"))
+    url = backend[1]()
     return cs.open(url, project="bench"), url
 
 
