@@ -15,7 +15,14 @@ import pytest
 
 import conductor_store as cs
 from conductor_store import ValidationError
-from conductor_store.records import REPOSITORIES, TABLES, Task, ensure_schema, index_specs
+from conductor_store.records import (
+    REPOSITORIES,
+    TABLES,
+    Task,
+    ensure_schema,
+    index_specs,
+    repository_class,
+)
 from conductor_store.records.embedding import DIMENSIONS, embed_text
 from conductor_store.records.factories import HELPERS
 from conductor_store.records.timeutil import from_iso, to_iso
@@ -151,8 +158,8 @@ def test_builtin_embedding_is_deterministic_across_processes():
 def test_schema_covers_every_repository_table(tmp_path):
     """schema.TABLES names every table the repositories use; ensure_schema declares its
     indexes on a store (unique ones only where the backend enforces them)."""
-    for cls in REPOSITORIES.values():
-        assert cls.table in TABLES
+    for name in REPOSITORIES:
+        assert repository_class(name).table in TABLES
     specs = index_specs()
     assert {s.table for s in specs} <= set(TABLES)
     assert any(
@@ -162,6 +169,21 @@ def test_schema_covers_every_repository_table(tmp_path):
         declared = ensure_schema(store)
         assert {s for s in declared if not s.unique} == {s for s in specs if not s.unique}
         assert ensure_schema(store) == declared  # idempotent
+
+
+def test_import_does_not_load_the_repositories():
+    """``import conductor_store`` stays fast: the repository modules load on first use."""
+    code = (
+        "import sys, conductor_store; "
+        "print(sorted(m for m in sys.modules if m.startswith('conductor_store.records')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(out.stdout.replace("'", '"')) == [
+        "conductor_store.records",
+        "conductor_store.records.factories",
+    ]
 
 
 def test_records_round_trip_through_to_dict():

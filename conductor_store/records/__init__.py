@@ -14,53 +14,104 @@ on (:func:`ensure_schema` declares them as indexes); :mod:`.timeutil` the timest
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
-from ._base import Repository, check_vector
-from .audit import AuditRepository
-from .budget import BudgetRepository
-from .checkpoints import CheckpointRepository
-from .events import EventRepository
-from .milestones import MilestoneRepository
-from .models import (
-    AuditEntry,
-    AuditStatistics,
-    BudgetRecord,
-    Checkpoint,
-    ErrorMatch,
-    ErrorPattern,
-    GitCommit,
-    GroupStatistics,
-    Milestone,
-    Record,
-    Session,
-    Task,
-    WorkflowEvent,
-    WorkflowState,
-)
-from .patterns import SHARED_PROJECT, ErrorPatternRepository
-from .schema import TABLES, ensure_schema, index_specs
-from .sessions import SessionRepository
-from .tasks import PRIORITIES, STATUSES, TaskRepository
-from .workflow import GitCommitRepository, WorkflowRepository
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the real names for type checkers; at run time they load on first use
     from ..store import Store, Transaction
+    from ._base import Repository, check_vector
+    from .audit import AuditRepository
+    from .budget import BudgetRepository
+    from .checkpoints import CheckpointRepository
+    from .events import EventRepository
+    from .milestones import MilestoneRepository
+    from .models import (
+        AuditEntry,
+        AuditStatistics,
+        BudgetRecord,
+        Checkpoint,
+        ErrorMatch,
+        ErrorPattern,
+        GitCommit,
+        GroupStatistics,
+        Milestone,
+        Record,
+        Session,
+        Task,
+        WorkflowEvent,
+        WorkflowState,
+    )
+    from .patterns import ErrorPatternRepository
+    from .schema import TABLES, ensure_schema, index_specs
+    from .sessions import SessionRepository
+    from .tasks import PRIORITIES, STATUSES, TaskRepository
+    from .workflow import GitCommitRepository, WorkflowRepository
 
-#: attribute name on Store/Transaction -> repository class
-REPOSITORIES: dict[str, type] = {
-    "workflow": WorkflowRepository,
-    "tasks": TaskRepository,
-    "milestones": MilestoneRepository,
-    "audit": AuditRepository,
-    "errors": ErrorPatternRepository,
-    "checkpoints": CheckpointRepository,
-    "sessions": SessionRepository,
-    "budget": BudgetRepository,
-    "events": EventRepository,
-    "git": GitCommitRepository,
+#: the project that keeps the error patterns of every project at a location
+SHARED_PROJECT = "shared"
+
+#: attribute name on Store/Transaction -> "module:RepositoryClass"
+REPOSITORIES: dict[str, str] = {
+    "workflow": "workflow:WorkflowRepository",
+    "tasks": "tasks:TaskRepository",
+    "milestones": "milestones:MilestoneRepository",
+    "audit": "audit:AuditRepository",
+    "errors": "patterns:ErrorPatternRepository",
+    "checkpoints": "checkpoints:CheckpointRepository",
+    "sessions": "sessions:SessionRepository",
+    "budget": "budget:BudgetRepository",
+    "events": "events:EventRepository",
+    "git": "workflow:GitCommitRepository",
 }
+
+#: exported name -> its module (loaded on first use: ``import conductor_store`` stays fast)
+_LAZY = {
+    **{path.split(":")[1]: path.split(":")[0] for path in REPOSITORIES.values()},
+    **dict.fromkeys(
+        (
+            "AuditEntry",
+            "AuditStatistics",
+            "BudgetRecord",
+            "Checkpoint",
+            "ErrorMatch",
+            "ErrorPattern",
+            "GitCommit",
+            "GroupStatistics",
+            "Milestone",
+            "Record",
+            "Session",
+            "Task",
+            "WorkflowEvent",
+            "WorkflowState",
+        ),
+        "models",
+    ),
+    "TABLES": "schema",
+    "ensure_schema": "schema",
+    "index_specs": "schema",
+    "PRIORITIES": "tasks",
+    "STATUSES": "tasks",
+    "Repository": "_base",
+    "check_vector": "_base",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def repository_class(name: str) -> type:
+    """The class of the repository ``name`` (a key of :data:`REPOSITORIES`)."""
+    module, cls = REPOSITORIES[name].split(":")
+    return getattr(importlib.import_module(f".{module}", __name__), cls)
+
 
 _SHARED = "_records_shared_store"
 
@@ -102,8 +153,8 @@ def close_shared(store: "Store") -> None:
 def repository(store: "Store", name: str, tx: "Transaction | None" = None) -> Any:
     """The repository ``name`` (a key of :data:`REPOSITORIES`) of ``store``, inside ``tx``
     when given."""
-    cls = REPOSITORIES[name]
-    if cls is not ErrorPatternRepository:
+    cls = repository_class(name)
+    if name != "errors":
         return cls(store, tx)
     shared = shared_store(store)
     if tx is not None and shared is not store:
@@ -111,7 +162,7 @@ def repository(store: "Store", name: str, tx: "Transaction | None" = None) -> An
             "error patterns live in the shared project: use store.errors (its own commits), "
             "or store.errors.using(tx) with a transaction of that store"
         )
-    return ErrorPatternRepository(shared, tx, origin=store.project)
+    return cls(shared, tx, origin=store.project)
 
 
 __all__ = [
@@ -150,6 +201,7 @@ __all__ = [
     "ensure_schema",
     "index_specs",
     "remember_open",
+    "repository_class",
     "repository",
     "shared_store",
 ]

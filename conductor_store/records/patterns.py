@@ -16,7 +16,6 @@ from .embedding import MODEL, embed_text
 from .models import ErrorMatch, ErrorPattern
 from .timeutil import now_iso
 
-SHARED_PROJECT = "shared"
 CALLER_MODEL = "caller"
 
 
