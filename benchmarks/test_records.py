@@ -159,6 +159,8 @@ _CHILD = """
 import json, sys
 import conductor_store as cs
 store = cs.open(sys.argv[1], project="bench")
+store.tasks.get_available_tasks()  # warm up: load the repositories and sqlglot before timing
+store.count("tasks", "status = 'x' OR status = 'y'")
 print("ready", flush=True)
 sys.stdin.readline()
 got = []

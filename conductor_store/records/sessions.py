@@ -93,8 +93,7 @@ class SessionRepository(Repository[Session]):
         def run(tx: "Transaction") -> int:
             active = tx.find(self.table, {"task_id": task_id, "status": "active"})
             for doc in active:
-                tx.get(self.table, doc["id"])  # checked at commit
-                self._close(tx, doc["id"])
+                self._close(tx, doc["id"])  # its version is checked at commit
             return len(active)
 
         return self._atomic(run)

@@ -167,6 +167,7 @@ class WorkflowRepository(Repository[WorkflowState]):
         if state is None:
             return {"status": "not_initialized"}
         completed = [p for p, s in sorted(state.phase_status.items()) if s == "completed"]
+        stamps = state.to_dict()
         return {
             "project": self._store.project,
             "current_phase": state.current_phase,
@@ -180,8 +181,8 @@ class WorkflowRepository(Repository[WorkflowState]):
             "has_verification": state.verification_feedback is not None,
             "token_usage": state.token_usage,
             "total_commits": self._db.count(GitCommitRepository.table),
-            "created_at": state.to_dict()["created_at"],
-            "updated_at": state.to_dict()["updated_at"],
+            "created_at": stamps["created_at"],
+            "updated_at": stamps["updated_at"],
         }
 
     # -- git commits (kept here as in the reference; also ``store.git``) -----------------
