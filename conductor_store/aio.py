@@ -171,7 +171,14 @@ _store_of = _records_factories.project_store
 for _name in _records_pkg.REPOSITORIES:
     setattr(AsyncStore, _name, _async_repository(_name))
     setattr(AsyncTransaction, _name, _async_repository(_name))
-setattr(AsyncStore, "nearest", _forward("nearest"))  # noqa: B010 - not declared in the class
+
+
+async def _nearest(self: AsyncStore, *args: Any, **kwargs: Any) -> list[tuple[dict, float]]:
+    """Awaitable :meth:`Store.nearest`."""
+    return await asyncio.to_thread(self._sync.nearest, *args, **kwargs)
+
+
+setattr(AsyncStore, "nearest", _nearest)  # noqa: B010 - kept out of the class body (merges)
 for _name, _attribute in _records_factories.HELPERS.items():
     globals()[_name] = _async_helper(_name, _attribute)
 del _name, _attribute
