@@ -6,7 +6,7 @@ import random
 import threading
 import time
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from . import records as _records
 from .backends import lookup
@@ -16,9 +16,6 @@ from .ids import new_id
 from .query import Query, compile_query
 from .urls import default_url, redact_url, split_scheme
 from .validation import check_doc, check_id, check_project, check_table, copy_json
-
-if TYPE_CHECKING:
-    from . import records as _rec
 
 T = TypeVar("T")
 
@@ -188,44 +185,44 @@ class Store(_Reader):
 
     # -- records (conductor_store.records): repositories and similarity search -------------
     @cached_property
-    def workflow(self) -> "_rec.WorkflowRepository":
+    def workflow(self) -> "_records.WorkflowRepository":
         return _records.repository(self, "workflow")
 
     @cached_property
-    def tasks(self) -> "_rec.TaskRepository":
+    def tasks(self) -> "_records.TaskRepository":
         return _records.repository(self, "tasks")
 
     @cached_property
-    def milestones(self) -> "_rec.MilestoneRepository":
+    def milestones(self) -> "_records.MilestoneRepository":
         return _records.repository(self, "milestones")
 
     @cached_property
-    def audit(self) -> "_rec.AuditRepository":
+    def audit(self) -> "_records.AuditRepository":
         return _records.repository(self, "audit")
 
     @cached_property
-    def errors(self) -> "_rec.ErrorPatternRepository":
+    def errors(self) -> "_records.ErrorPatternRepository":
         """Error patterns, kept in the shared project of this location."""
         return _records.repository(self, "errors")
 
     @cached_property
-    def checkpoints(self) -> "_rec.CheckpointRepository":
+    def checkpoints(self) -> "_records.CheckpointRepository":
         return _records.repository(self, "checkpoints")
 
     @cached_property
-    def sessions(self) -> "_rec.SessionRepository":
+    def sessions(self) -> "_records.SessionRepository":
         return _records.repository(self, "sessions")
 
     @cached_property
-    def budget(self) -> "_rec.BudgetRepository":
+    def budget(self) -> "_records.BudgetRepository":
         return _records.repository(self, "budget")
 
     @cached_property
-    def events(self) -> "_rec.EventRepository":
+    def events(self) -> "_records.EventRepository":
         return _records.repository(self, "events")
 
     @cached_property
-    def git(self) -> "_rec.GitCommitRepository":
+    def git(self) -> "_records.GitCommitRepository":
         return _records.repository(self, "git")
 
     def nearest(
