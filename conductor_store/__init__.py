@@ -18,6 +18,22 @@ from .errors import (
     StoreError,
     ValidationError,
 )
+
+# -- records: the seed's module-level helpers (conductor_store.records.factories) ----------
+from .records.factories import (
+    close_repositories,
+    get_audit_repository,
+    get_budget_repository,
+    get_checkpoint_repository,
+    get_error_pattern_repository,
+    get_event_repository,
+    get_git_commit_repository,
+    get_milestone_repository,
+    get_session_repository,
+    get_task_repository,
+    get_workflow_repository,
+    is_surrealdb_enabled,
+)
 from .store import Store, Transaction, open
 
 __version__ = "0.1.0"
@@ -40,6 +56,18 @@ __all__ = [
     "ValidationError",
     "Write",
     "__version__",
+    "close_repositories",
+    "get_audit_repository",
+    "get_budget_repository",
+    "get_checkpoint_repository",
+    "get_error_pattern_repository",
+    "get_event_repository",
+    "get_git_commit_repository",
+    "get_milestone_repository",
+    "get_session_repository",
+    "get_task_repository",
+    "get_workflow_repository",
+    "is_surrealdb_enabled",
     "open",
     "register",
 ]

@@ -192,3 +192,76 @@ del _name
 AsyncStore.query = _forward("query")  # type: ignore[attr-defined]
 AsyncStore.surrealql = _forward("surrealql")  # type: ignore[attr-defined]
 AsyncTransaction.query = _forward("query")  # type: ignore[attr-defined]
+
+
+# -- records: async repositories and the seed's helpers (conductor_store.records) ----------
+class AsyncRepository:
+    """Every public method of a repository (``store.tasks``, ``store.audit``, ...) as a
+    coroutine run in a worker thread. ``resolve`` makes the sync repository on first use, in
+    that thread (so even opening the store never blocks the loop)."""
+
+    def __init__(self, resolve: Callable[[], Any]) -> None:
+        self._resolve = resolve
+        self._repo: Any = None
+
+    def _target(self) -> Any:
+        if self._repo is None:
+            self._repo = self._resolve()
+        return self._repo
+
+    def using(self, tx: AsyncTransaction) -> "AsyncRepository":
+        """The repository inside ``tx`` (its calls commit with ``async with``'s commit)."""
+        return AsyncRepository(lambda: self._target().using(tx._sync))
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(lambda: getattr(self._target(), name)(*args, **kwargs))
+
+        call.__name__ = name
+        return call
+
+
+def _async_repository(name: str) -> property:
+    return property(lambda self: AsyncRepository(lambda: getattr(self._sync, name)))
+
+
+def _async_helper(name: str, attribute: str) -> Callable[..., AsyncRepository]:
+    def helper(project: str = "default") -> AsyncRepository:
+        return AsyncRepository(lambda: getattr(_store_of(project), attribute))
+
+    helper.__name__ = name
+    helper.__doc__ = (
+        f"The async ``{attribute}`` repository of ``project`` (see conductor_store.{name})."
+    )
+    return helper
+
+
+from . import records as _records_pkg  # noqa: E402
+from .records import factories as _records_factories  # noqa: E402
+
+_store_of = _records_factories.project_store
+
+for _name in _records_pkg.REPOSITORIES:
+    setattr(AsyncStore, _name, _async_repository(_name))
+    setattr(AsyncTransaction, _name, _async_repository(_name))
+
+
+async def _nearest(self: AsyncStore, *args: Any, **kwargs: Any) -> list[tuple[dict, float]]:
+    """Awaitable :meth:`Store.nearest`."""
+    return await asyncio.to_thread(self._sync.nearest, *args, **kwargs)
+
+
+setattr(AsyncStore, "nearest", _nearest)  # noqa: B010 - kept out of the class body (merges)
+for _name, _attribute in _records_factories.HELPERS.items():
+    globals()[_name] = _async_helper(_name, _attribute)
+del _name, _attribute
+
+is_surrealdb_enabled = _records_factories.is_surrealdb_enabled
+
+
+async def close_repositories() -> None:
+    """Close every store the helpers opened, in a worker thread."""
+    await asyncio.to_thread(_records_factories.close_repositories)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 import threading
 import time
+from functools import cached_property
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from . import records as _records
 from .backends import lookup
 from .backends.base import Backend, Change, Write
 from .errors import ConflictError, NotFoundError, StoreError, ValidationError
@@ -29,7 +31,7 @@ def open(url: str | None = None, *, project: str = "default", **options: Any) ->
     scheme, _ = split_scheme(url)
     factory = lookup(scheme)
     backend = factory(url, project=project, **options)
-    return Store(backend, project=project)
+    return _records.remember_open(Store(backend, project=project), url, options)
 
 
 class _Reader:
@@ -89,6 +91,7 @@ class Store(_Reader):
             if self._closed:
                 return
             self._closed = True
+        _records.close_shared(self)
         self._backend.close()
 
     @property
@@ -270,6 +273,66 @@ class Store(_Reader):
                     self._pruner = Pruner()
         self._pruner.committed(self._backend, self.retention)
 
+    # -- records (conductor_store.records): repositories and similarity search -------------
+    @cached_property
+    def workflow(self) -> "_records.WorkflowRepository":
+        return _records.repository(self, "workflow")
+
+    @cached_property
+    def tasks(self) -> "_records.TaskRepository":
+        return _records.repository(self, "tasks")
+
+    @cached_property
+    def milestones(self) -> "_records.MilestoneRepository":
+        return _records.repository(self, "milestones")
+
+    @cached_property
+    def audit(self) -> "_records.AuditRepository":
+        return _records.repository(self, "audit")
+
+    @cached_property
+    def errors(self) -> "_records.ErrorPatternRepository":
+        """Error patterns, kept in the shared project of this location."""
+        return _records.repository(self, "errors")
+
+    @cached_property
+    def checkpoints(self) -> "_records.CheckpointRepository":
+        return _records.repository(self, "checkpoints")
+
+    @cached_property
+    def sessions(self) -> "_records.SessionRepository":
+        return _records.repository(self, "sessions")
+
+    @cached_property
+    def budget(self) -> "_records.BudgetRepository":
+        return _records.repository(self, "budget")
+
+    @cached_property
+    def events(self) -> "_records.EventRepository":
+        return _records.repository(self, "events")
+
+    @cached_property
+    def git(self) -> "_records.GitCommitRepository":
+        return _records.repository(self, "git")
+
+    def nearest(
+        self,
+        table: str,
+        field: str,
+        vector: list[float],
+        k: int = 10,
+        where: dict | str | None = None,
+        *,
+        params: dict | None = None,
+    ) -> list[tuple[dict, float]]:
+        """The ``k`` records of ``table`` (matching ``where``) whose ``field`` is most
+        cosine-similar to ``vector``, as ``(record, score)`` pairs, best first."""
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValidationError(f"k must be a positive integer, not {k!r}")
+        vector = _records.check_vector(vector, "vector")
+        query = compile_query(where, params) if where is not None else None
+        return self.backend.nearest(check_table(table), field, vector, k, query)
+
 
 def retry_delays(retries: int) -> Iterator[float]:
     """Jittered exponential back-off: one pause (seconds) per allowed retry."""
@@ -440,3 +503,18 @@ class Transaction(_Reader):
         if expected is not None and (current is None or current["_version"] != expected):
             found = "absent" if current is None else current["_version"]
             raise ConflictError(f"{table}:{id} is at version {found}, not {expected}")
+
+    # -- records (conductor_store.records): tx.tasks etc. join this transaction ----------
+    def _repo(self, name: str) -> Any:
+        return _records.repository(self._store, name, self)
+
+    workflow = property(lambda self: self._repo("workflow"))
+    tasks = property(lambda self: self._repo("tasks"))
+    milestones = property(lambda self: self._repo("milestones"))
+    audit = property(lambda self: self._repo("audit"))
+    errors = property(lambda self: self._repo("errors"))
+    checkpoints = property(lambda self: self._repo("checkpoints"))
+    sessions = property(lambda self: self._repo("sessions"))
+    budget = property(lambda self: self._repo("budget"))
+    events = property(lambda self: self._repo("events"))
+    git = property(lambda self: self._repo("git"))

@@ -10,6 +10,7 @@ Documents crossing this interface are plain dicts holding the record's fields pl
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Literal, NamedTuple, Optional
@@ -180,6 +181,29 @@ class Backend(ABC):
 
         raise StoreError(f"quarantine is not supported by the {self.name} backend")
 
+    # -- similarity search ----------------------------------------------------------------
+    def nearest(
+        self, table: str, field: str, vector: list[float], k: int, query: "Query | None" = None
+    ) -> list[tuple[dict, float]]:
+        """The ``k`` records of ``table`` (matching ``query``, when given) whose ``field`` (a
+        dotted path to a list of numbers as long as ``vector``) is most cosine-similar to
+        ``vector``: ``(record, score)`` pairs, best first, ties by id. Records without such a
+        field, or with an all-zero one, are left out. The default scores in Python over
+        :meth:`scan`; backends with vector search may push it down (same answers)."""
+        path = field.split(".")
+        scored = []
+        for doc in self.scan(table):
+            if query is not None and not query.matches(doc):
+                continue
+            value: Any = doc
+            for part in path:
+                value = value.get(part) if isinstance(value, dict) else None
+            score = cosine_similarity(vector, value) if isinstance(value, list) else None
+            if score is not None:
+                scored.append((doc, score))
+        scored.sort(key=lambda pair: (-pair[1], pair[0]["id"]))
+        return [(copy_json(doc), score) for doc, score in scored[:k]]
+
     # -- lifecycle -----------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         """Backend-specific facts for ``Store.info()`` (never a secret)."""
@@ -187,3 +211,20 @@ class Backend(ABC):
 
     def close(self) -> None:
         """Release files, locks and connections. Called once by ``Store.close()``."""
+
+
+def cosine_similarity(a: list, b: list) -> float | None:
+    """Cosine similarity of two number lists of one length; None when the lengths differ, an
+    item is not a number, or either vector is all zeros."""
+    if len(a) != len(b) or not a:
+        return None
+    dot = na = nb = 0.0
+    for x, y in zip(a, b):
+        if not isinstance(y, (int, float)) or isinstance(y, bool):
+            return None
+        dot += x * y
+        na += x * x
+        nb += y * y
+    if na == 0 or nb == 0:
+        return None
+    return dot / math.sqrt(na * nb)

@@ -50,6 +50,9 @@ The tests use only the public API. They are grouped by theme, one mixin per modu
 ``lifecycle``          info(), close(), context manager, closed stores
 ``network``            reconnecting, restarts, the pool, bad credentials, hidden secrets
 ``watch``              watch/subscribe, resuming, other processes, retention, the monitor
+``records*``           the orchestrator's repositories (``conductor_store.records``):
+                       every method, bad input, statistics by hand, similarity,
+                       checkpoints, claim_next and read-modify-write under 4 workers
 =====================  ===========================================================
 
 Every test's docstring states the promise it checks.
@@ -64,6 +67,9 @@ from .lifecycle import LifecycleTests
 from .network import NetworkTests
 from .persistence import PersistenceTests
 from .queries import QueryTests
+from .records import RecordsTests
+from .records_audit import RecordsAuditTests
+from .records_concurrency import RecordsConcurrencyTests
 from .sql import SqlTests
 from .transactions import TransactionTests
 from .validation_tests import ValidationTests
@@ -84,6 +90,9 @@ class StoreConformance(
     LifecycleTests,
     NetworkTests,
     WatchTests,
+    RecordsTests,
+    RecordsAuditTests,
+    RecordsConcurrencyTests,
 ):
     """Every conformance test. Subclass it (named ``Test...``) and override ``make_url``."""
 
@@ -97,6 +106,9 @@ __all__ = [
     "PersistenceTests",
     "QueryTests",
     "SqlTests",
+    "RecordsAuditTests",
+    "RecordsConcurrencyTests",
+    "RecordsTests",
     "StoreConformance",
     "TransactionTests",
     "ValidationTests",
