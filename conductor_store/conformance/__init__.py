@@ -55,6 +55,7 @@ Every test's docstring states the promise it checks.
 
 from __future__ import annotations
 
+from . import _rewrite  # noqa: F401  (first: the modules below get their asserts rewritten)
 from .changelog import ChangeLogTests
 from .crud import CrudTests
 from .harness import Harness
