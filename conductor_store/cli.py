@@ -94,3 +94,8 @@ def _progress(message: str) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+from .conformance_cli import conformance  # noqa: E402  (light: the suite loads when it runs)
+
+main.add_command(conformance)

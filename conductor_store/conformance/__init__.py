@@ -48,6 +48,7 @@ The tests use only the public API. They are grouped by theme, one mixin per modu
 ``persistence``        reopening, two stores on a location, other processes, projects
 ``lifecycle``          info(), close(), context manager, closed stores
 ``network``            reconnecting, restarts, the pool, bad credentials, hidden secrets
+``integrity``          all-or-nothing commits, dense numbers, write order, push-down agreement
 =====================  ===========================================================
 
 Every test's docstring states the promise it checks.
@@ -59,6 +60,7 @@ from . import _rewrite  # noqa: F401  (first: the modules below get their assert
 from .changelog import ChangeLogTests
 from .crud import CrudTests
 from .harness import Harness
+from .integrity import IntegrityTests
 from .lifecycle import LifecycleTests
 from .network import NetworkTests
 from .persistence import PersistenceTests
@@ -79,6 +81,7 @@ class StoreConformance(
     PersistenceTests,
     LifecycleTests,
     NetworkTests,
+    IntegrityTests,
 ):
     """Every conformance test. Subclass it (named ``Test...``) and override ``make_url``."""
 
@@ -87,6 +90,7 @@ __all__ = [
     "ChangeLogTests",
     "CrudTests",
     "Harness",
+    "IntegrityTests",
     "LifecycleTests",
     "NetworkTests",
     "PersistenceTests",

@@ -10,6 +10,7 @@ pytest.register_assert_rewrite(
             "changelog",
             "crud",
             "harness",
+            "integrity",
             "lifecycle",
             "network",
             "persistence",
