@@ -7,6 +7,8 @@ import json
 
 import click
 
+from .urls import redact_url
+
 
 @click.command("conformance")
 @click.argument("url")
@@ -27,8 +29,12 @@ def conformance(url: str, as_json: bool, keyword: str | None, capabilities, verb
     e.g. 'sqlite://{tmp}/db.sqlite' or 'ws://root:pw@host:8000/?namespace=t_{unique}'.
     """
     from .conformance.runner import run
+    from .errors import StoreError
 
-    report = run(url, capabilities=capabilities, keyword=keyword, verbose=verbose)
+    try:
+        report = run(url, capabilities=capabilities, keyword=keyword, verbose=verbose)
+    except StoreError as exc:
+        raise click.ClickException(f"cannot run the suite on {redact_url(url)}: {exc}") from None
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -43,10 +49,7 @@ def render(report) -> str:
     for area, counts in report.areas().items():
         lines.append(f"{area:<16}{counts['passed']:>8}{counts['failed']:>8}{counts['skipped']:>9}")
     for failure in report.failed:
-        lines += [
-            "",
-            f"FAILED {failure.test} [{failure.area}]: {failure.promise}",
-            f"       {failure.detail}",
-        ]
+        lines += ["", f"FAILED {failure.test} [{failure.area}]", f"  promise: {failure.promise}"]
+        lines += [f"  {line}" for line in failure.detail.splitlines()]
     lines += ["", report.verdict()]
     return "\n".join(lines)

@@ -49,6 +49,7 @@ The tests use only the public API. They are grouped by theme, one mixin per modu
 ``lifecycle``          info(), close(), context manager, closed stores
 ``network``            reconnecting, restarts, the pool, bad credentials, hidden secrets
 ``integrity``          all-or-nothing commits, dense numbers, write order, push-down agreement
+``stateful``           random operation sequences (hypothesis) checked against a dict model
 =====================  ===========================================================
 
 Every test's docstring states the promise it checks.
@@ -56,47 +57,39 @@ Every test's docstring states the promise it checks.
 
 from __future__ import annotations
 
-from . import _rewrite  # noqa: F401  (first: the modules below get their asserts rewritten)
-from .changelog import ChangeLogTests
-from .crud import CrudTests
-from .harness import Harness
-from .integrity import IntegrityTests
-from .lifecycle import LifecycleTests
-from .network import NetworkTests
-from .persistence import PersistenceTests
-from .queries import QueryTests
-from .transactions import TransactionTests
-from .validation_tests import ValidationTests
-from .values import ValueTests
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+#: public name -> the module of this package defining it. Imported on first use, so that
+#: importing the runner or the CLI does not load the suite before pytest can rewrite its asserts.
+EXPORTS = {
+    "StoreConformance": "suite",
+    "Harness": "harness",
+    "CrudTests": "crud",
+    "ValueTests": "values",
+    "ValidationTests": "validation_tests",
+    "QueryTests": "queries",
+    "TransactionTests": "transactions",
+    "ChangeLogTests": "changelog",
+    "PersistenceTests": "persistence",
+    "LifecycleTests": "lifecycle",
+    "NetworkTests": "network",
+    "IntegrityTests": "integrity",
+    "StatefulTests": "stateful",
+}
+
+__all__ = sorted(EXPORTS)
+
+if TYPE_CHECKING:
+    from .suite import StoreConformance  # noqa: F401
 
 
-class StoreConformance(
-    Harness,
-    CrudTests,
-    ValueTests,
-    ValidationTests,
-    QueryTests,
-    TransactionTests,
-    ChangeLogTests,
-    PersistenceTests,
-    LifecycleTests,
-    NetworkTests,
-    IntegrityTests,
-):
-    """Every conformance test. Subclass it (named ``Test...``) and override ``make_url``."""
+def __getattr__(name: str) -> Any:
+    module = EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import _rewrite  # noqa: F401  (before the suite's modules are imported)
 
-
-__all__ = [
-    "ChangeLogTests",
-    "CrudTests",
-    "Harness",
-    "IntegrityTests",
-    "LifecycleTests",
-    "NetworkTests",
-    "PersistenceTests",
-    "QueryTests",
-    "StoreConformance",
-    "TransactionTests",
-    "ValidationTests",
-    "ValueTests",
-]
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

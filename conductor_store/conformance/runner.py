@@ -26,6 +26,8 @@ from ..store import open as open_store
 from ..urls import redact_url
 
 DECLARED = ("network", "credentials")
+URL_ENV = "CONDUCTOR_STORE_CONFORMANCE_URL"
+CAPABILITIES_ENV = "CONDUCTOR_STORE_CONFORMANCE_CAPABILITIES"
 _SKIP_FLAG = re.compile(r"backend declares (\w+) = False")
 
 #: area of a test: by words in its name first, then by the module it comes from
@@ -47,6 +49,7 @@ _MODULE_AREAS = {
     "lifecycle": "lifecycle",
     "network": "network",
     "integrity": "integrity",
+    "stateful": "model-based",
 }
 
 
@@ -203,7 +206,7 @@ class _Collector:
         outcome = Outcome(
             test=name,
             area=area_of(module, name),
-            promise=((getattr(function, "__doc__", None) or "").strip().split("\n")[0]),
+            promise=" ".join((getattr(function, "__doc__", None) or "").split()),
             outcome=report.outcome,
         )
         if report.skipped:
@@ -211,7 +214,9 @@ class _Collector:
             match = _SKIP_FLAG.search(text)
             outcome.detail = match.group(1) if match else text
         elif report.failed:
-            outcome.detail = str(report.longreprtext).strip().splitlines()[-1][:300]
+            lines = str(report.longreprtext).splitlines()
+            errors = [ln[1:].strip() for ln in lines if ln.startswith("E ")]
+            outcome.detail = "\n".join(errors[:6]) or (lines[-1] if lines else "")
         self.report.outcomes.append(outcome)
 
 
@@ -224,8 +229,6 @@ def run(
 ) -> Report:
     """Detect the URL's capabilities, run the suite on it and return the report."""
     import pytest
-
-    from .urlsuite import CAPABILITIES_ENV, URL_ENV
 
     flags = capability_flags(template, capabilities)
     report = Report(redact_url(template), flags)

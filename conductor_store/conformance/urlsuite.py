@@ -14,9 +14,7 @@ import os
 import uuid
 
 from conductor_store.conformance import StoreConformance
-
-URL_ENV = "CONDUCTOR_STORE_CONFORMANCE_URL"
-CAPABILITIES_ENV = "CONDUCTOR_STORE_CONFORMANCE_CAPABILITIES"
+from conductor_store.conformance.runner import CAPABILITIES_ENV, URL_ENV
 
 
 def expand(template: str, tmp_path: object) -> str:

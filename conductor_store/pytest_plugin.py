@@ -33,10 +33,9 @@ def pytest_configure(config) -> None:
     template = config.getoption("--conductor-store-url")
     if not template:
         return
-    from .runner import capability_flags
-    from .urlsuite import CAPABILITIES_ENV, URL_ENV
+    from .conformance.runner import CAPABILITIES_ENV, URL_ENV, capability_flags
 
     flags = capability_flags(template, config.getoption("--conductor-store-capability"))
     os.environ[URL_ENV] = template
     os.environ[CAPABILITIES_ENV] = json.dumps(flags)
-    config.args[:] = [os.path.join(os.path.dirname(__file__), "urlsuite.py")]
+    config.args[:] = [os.path.join(os.path.dirname(__file__), "conformance", "urlsuite.py")]
