@@ -19,9 +19,8 @@ import conductor_store as cs
 from conductor_store import _inotify, aio, retention, watch
 from conductor_store.backends.jsonfiles import JsonBackend
 from conductor_store.errors import ChangesPrunedError, ValidationError
+from conductor_store.examples.memory import open_backend as open_dict
 from conductor_store.retention import Retention
-
-from .conformance.dict_backend import open_backend as open_dict
 
 cs.register("dict", open_dict)
 _fresh = itertools.count()

@@ -16,9 +16,8 @@ import pytest
 
 import conductor_store as cs
 from conductor_store import StoreError, ValidationError, aio
+from conductor_store.examples.memory import open_backend as open_dict
 from conductor_store.monitor import WorkflowMonitor, create_workflow_monitor
-
-from .conformance.dict_backend import open_backend as open_dict
 
 WAIT = 60.0
 

@@ -14,6 +14,10 @@ from __future__ import annotations
 import importlib
 from typing import Callable, Union
 
+from ..validation import copy_json
+
+__all__ = ["ENTRY_POINT_GROUP", "copy_json", "lookup", "register", "schemes"]
+
 Factory = Callable[..., "Backend"]  # noqa: F821
 
 _BUILTIN: dict[str, str] = {

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "demo": ".demo_cmd:demo",
     "bench": ".bench:bench",
     "watch": ".watch_cmd:watch",
+    "conformance": ".conformance_cmd:conformance",
 }
 
 

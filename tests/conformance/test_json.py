@@ -14,8 +14,7 @@ from conductor_store import (
     ValidationError,
 )
 from conductor_store.conformance import StoreConformance
-
-from .dict_backend import DictBackend
+from conductor_store.examples.memory import MemoryBackend
 
 
 class TestJSONFiles(StoreConformance):
@@ -35,7 +34,9 @@ def test_unknown_scheme_raises_value_error_listing_known_ones():
 
 def test_info_removes_password_from_url():
     """info()["url"] never shows a password that was in the URL (user and host are kept)."""
-    conductor_store.register("pwtest", lambda url, *, project, **options: DictBackend(url, project))
+    conductor_store.register(
+        "pwtest", lambda url, *, project, **options: MemoryBackend(url, project)
+    )
     with conductor_store.open("pwtest://alice:hunter2@db.example:8000/ns", project="p") as store:
         info = store.info()
     assert "hunter2" not in info["url"]

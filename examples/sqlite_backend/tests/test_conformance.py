@@ -1,0 +1,11 @@
+"""The whole conductor-store conformance suite on the SQLite example backend, which is found
+through its entry point (``sqlite://``) like any third-party backend."""
+
+from conductor_store.conformance import StoreConformance
+
+
+class TestSqliteExample(StoreConformance):
+    child_setup = ""  # children find sqlite:// through the installed entry point too
+
+    def make_url(self, tmp_path):
+        return f"sqlite://{tmp_path}/data.db"
