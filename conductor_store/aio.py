@@ -10,18 +10,25 @@ loop never blocks on disk or network I/O::
         async with store.transaction() as tx:
             task = await tx.get("tasks", "T1")
             await tx.update("tasks", "T1", {"attempts": task.get("attempts", 0) + 1})
+
+Nothing is decided here: every method forwards to the method of the same name (validation,
+bookkeeping and the retry loop of :meth:`atomic` are the sync store's).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
+from .backends.base import Change
 from .errors import ConflictError
-from .store import Store, Transaction, retry_delays
+from .retry import RetryPolicy
+from .store import Attempts, Store, Transaction
 from .store import open as _open_sync
 
 T = TypeVar("T")
+
+Where = dict | str | None
 
 
 async def open(url: str | None = None, *, project: str = "default", **options: Any) -> "AsyncStore":
@@ -29,19 +36,66 @@ async def open(url: str | None = None, *, project: str = "default", **options: A
     return AsyncStore(await asyncio.to_thread(_open_sync, url, project=project, **options))
 
 
-def _forward(name: str) -> Callable[..., Awaitable[Any]]:
-    async def call(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(getattr(self._sync, name), *args, **kwargs)
+class _Reads:
+    """The awaitable reads of :class:`AsyncStore` and :class:`AsyncTransaction`."""
 
-    call.__name__ = name
-    return call
+    _sync: Store | Transaction
+
+    async def get(self, table: str, id: str) -> dict | None:
+        """The record, or None; see :meth:`Store.get`."""
+        return await asyncio.to_thread(self._sync.get, table, id)
+
+    async def get_many(self, table: str, ids: Iterable[str]) -> list[dict]:
+        """Records in the order asked, missing ones left out; see :meth:`Store.get_many`."""
+        return await asyncio.to_thread(self._sync.get_many, table, ids)
+
+    async def find(
+        self,
+        table: str,
+        where: Where = None,
+        *,
+        params: dict | None = None,
+        order_by: str | list[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict]:
+        """Records matching ``where``; see :meth:`Store.find`."""
+        return await asyncio.to_thread(
+            self._sync.find,
+            table,
+            where,
+            params=params,
+            order_by=order_by,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def count(self, table: str, where: Where = None, *, params: dict | None = None) -> int:
+        """How many records match ``where``; see :meth:`Store.count`."""
+        return await asyncio.to_thread(self._sync.count, table, where, params=params)
+
+    async def insert(self, table: str, doc: dict, *, id: str | None = None) -> dict:
+        """Create a record; see :meth:`Store.insert` / :meth:`Transaction.insert`."""
+        return await asyncio.to_thread(self._sync.insert, table, doc, id=id)
+
+    async def put(self, table: str, id: str, doc: dict) -> dict:
+        """Create or replace a record; see :meth:`Store.put`."""
+        return await asyncio.to_thread(self._sync.put, table, id, doc)
+
+    async def update(self, table: str, id: str, changes: dict) -> dict:
+        """Shallow-merge ``changes`` into a record; see :meth:`Store.update`."""
+        return await asyncio.to_thread(self._sync.update, table, id, changes)
+
+    async def delete(self, table: str, id: str) -> bool:
+        """Delete a record; True if it existed. See :meth:`Store.delete`."""
+        return await asyncio.to_thread(self._sync.delete, table, id)
 
 
-class AsyncTransaction:
+class AsyncTransaction(_Reads):
     """Awaitable :class:`~conductor_store.Transaction`; ``async with`` commits or rolls back."""
 
     def __init__(self, sync: Transaction) -> None:
-        self._sync = sync
+        self._sync: Transaction = sync
 
     async def __aenter__(self) -> "AsyncTransaction":
         return self
@@ -49,27 +103,20 @@ class AsyncTransaction:
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         await asyncio.to_thread(self._sync.__exit__, exc_type, exc, tb)
 
-    for _name in (
-        "get",
-        "get_many",
-        "insert",
-        "put",
-        "update",
-        "delete",
-        "find",
-        "count",
-        "commit",
-        "rollback",
-    ):
-        locals()[_name] = _forward(_name)
-    del _name
+    async def commit(self) -> int | None:
+        """Apply every buffered write atomically; see :meth:`Transaction.commit`."""
+        return await asyncio.to_thread(self._sync.commit)
+
+    async def rollback(self) -> None:
+        """Discard the buffered writes (no I/O, so it does not need a thread)."""
+        self._sync.rollback()
 
 
-class AsyncStore:
+class AsyncStore(_Reads):
     """Awaitable :class:`~conductor_store.Store`."""
 
     def __init__(self, sync: Store) -> None:
-        self._sync = sync
+        self._sync: Store = sync
 
     @property
     def sync(self) -> Store:
@@ -82,37 +129,40 @@ class AsyncStore:
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
 
+    async def close(self) -> None:
+        """Release the backend's files, locks and connections; see :meth:`Store.close`."""
+        await asyncio.to_thread(self._sync.close)
+
     def transaction(self) -> AsyncTransaction:
+        """``async with store.transaction() as tx:`` -- see :meth:`Store.transaction`."""
         return AsyncTransaction(self._sync.transaction())
 
     async def atomic(
-        self, fn: Callable[[AsyncTransaction], Awaitable[T]], *, retries: int = 10
+        self,
+        fn: Callable[[AsyncTransaction], Awaitable[T]],
+        *,
+        retries: int | None = None,
+        policy: RetryPolicy | None = None,
     ) -> T:
-        """Like :meth:`Store.atomic` with an ``async`` function: retried on ``ConflictError``."""
-        delays = retry_delays(retries)
+        """Like :meth:`Store.atomic` with an ``async`` function (same policy, same loop)."""
+        attempts = Attempts(policy, retries)
         while True:
             try:
                 async with self.transaction() as tx:
                     return await fn(tx)
-            except ConflictError:
-                pause = next(delays, None)
-                if pause is None:
-                    raise
-                await asyncio.sleep(pause)
+            except ConflictError as error:
+                await asyncio.sleep(attempts.pause_after(error))
 
-    for _name in (
-        "insert",
-        "put",
-        "get",
-        "get_many",
-        "update",
-        "delete",
-        "find",
-        "count",
-        "tables",
-        "changes",
-        "info",
-        "close",
-    ):
-        locals()[_name] = _forward(_name)
-    del _name
+    async def tables(self) -> list[str]:
+        """Names of the tables holding records; see :meth:`Store.tables`."""
+        return await asyncio.to_thread(self._sync.tables)
+
+    async def changes(
+        self, since: int = 0, *, tables: Iterable[str] | None = None, limit: int | None = None
+    ) -> list[Change]:
+        """Changes of commits numbered above ``since``; see :meth:`Store.changes`."""
+        return await asyncio.to_thread(self._sync.changes, since, tables=tables, limit=limit)
+
+    async def info(self) -> dict[str, Any]:
+        """Which backend, where, which project; see :meth:`Store.info`."""
+        return await asyncio.to_thread(self._sync.info)

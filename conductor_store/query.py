@@ -244,7 +244,7 @@ def _order(order_by: Any) -> tuple:
 
 
 def _dict_where(where: dict) -> Node | None:
-    items = []
+    items: list[Node] = []
     for key, value in where.items():
         path = _dotted(key, "a where key")
         what = f"where[{key!r}]"
@@ -277,7 +277,7 @@ def _parse(text: str) -> "exp.Expression":
     try:
         # condition() parses one expression rather than a statement, so fields may be named
         # like statement keywords (comment, set, desc, use).
-        return exp.condition(text)
+        return exp.condition(text)  # type: ignore[return-value]  # Expr is an Expression
     except SqlglotError as error:
         statement = _STATEMENT.match(text)
         if statement:
@@ -460,7 +460,7 @@ def _path(e: "exp.Expression") -> Path:
     while e.key == "dot":
         segments.append(e.expression)
         e = e.this
-    parts = (e.parts if e.key == "column" else [e]) + segments[::-1]
+    parts = (e.parts if isinstance(e, exp.Column) else [e]) + segments[::-1]
     if not all(isinstance(part, exp.Identifier) for part in parts):
         raise QueryError(f"{_sql(whole)} is not a field")
     names = [part.name for part in parts]

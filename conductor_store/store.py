@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import random
+import dataclasses
 import threading
 import time
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
 
 from .backends import lookup
 from .backends.base import Backend, Change, Write
 from .errors import ConflictError, NotFoundError, StoreError, ValidationError
 from .ids import new_id
 from .query import Query, compile_query
+from .retry import RetryPolicy
 from .urls import default_url, redact_url, split_scheme
 from .validation import check_doc, check_id, check_project, check_table, copy_json
 
 T = TypeVar("T")
+
+#: ``atomic()``'s default: keep trying for up to 10 s (no count), pausing about 1 ms at first,
+#: doubling to at most 50 ms, fully jittered, so that contenders spread out as they collide.
+ATOMIC_POLICY = RetryPolicy(attempts=None, base=0.001, cap=0.05, jitter=1.0, deadline=10.0)
 
 
 def open(url: str | None = None, *, project: str = "default", **options: Any) -> "Store":
@@ -24,16 +29,24 @@ def open(url: str | None = None, *, project: str = "default", **options: Any) ->
     if url is None:
         url = default_url()
     if not isinstance(url, str) or not url:
-        raise ValueError(f"url must be a non-empty string, not {url!r}")
+        shown = type(url).__name__ if not isinstance(url, str) else "an empty string"
+        raise ValidationError(f"url must be a non-empty string, not {shown}")
     check_project(project)
     scheme, _ = split_scheme(url)
-    factory = lookup(scheme)
+    factory = lookup(scheme, redact_url(url))
     backend = factory(url, project=project, **options)
     return Store(backend, project=project)
 
 
 class _Reader:
-    """The reads and writes shared by :class:`Store` and :class:`Transaction`."""
+    """The reads shared by :class:`Store` and :class:`Transaction`: both validate here and
+    answer through their own :meth:`_find` / :meth:`_count`."""
+
+    def _find(self, table: str, query: Query) -> list[dict]:
+        raise NotImplementedError
+
+    def _count(self, table: str, query: Query) -> int:
+        raise NotImplementedError
 
     def find(
         self,
@@ -51,6 +64,7 @@ class _Reader:
     def count(
         self, table: str, where: dict | str | None = None, *, params: dict | None = None
     ) -> int:
+        """How many records of ``table`` match ``where``."""
         return self._count(check_table(table), compile_query(where, params))
 
 
@@ -112,7 +126,9 @@ class Store(_Reader):
 
     def _commit_one(self, write: Write, expected: int | None) -> Any:
         """Commit one write; returns its Change's document (None if nothing changed)."""
-        checks = {} if expected is None else {(write.table, write.id): expected}
+        checks: dict[tuple, int | None] = {}
+        if expected is not None:
+            checks[(write.table, write.id)] = expected
         change = self.backend.commit([write], checks).changes[0]
         if change is None:
             return None
@@ -141,19 +157,27 @@ class Store(_Reader):
         """``with store.transaction() as tx:`` -- commits on normal exit, rolls back on error."""
         return Transaction(self)
 
-    def atomic(self, fn: Callable[["Transaction"], T], *, retries: int = 10) -> T:
-        """Run ``fn(tx)`` in a transaction, retrying on ``ConflictError`` with jittered
-        back-off, and return what it returned. The last conflict is raised when retries run out."""
-        delays = retry_delays(retries)
+    def atomic(
+        self,
+        fn: Callable[["Transaction"], T],
+        *,
+        retries: int | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> T:
+        """Run ``fn(tx)`` in a transaction and return what it returned, running it again on
+        fresh data whenever the commit raises ``ConflictError``.
+
+        By default it keeps trying for up to 10 s with capped, jittered back-off
+        (:data:`ATOMIC_POLICY`); ``policy`` sets another :class:`RetryPolicy`, and
+        ``retries=n`` allows at most ``n`` retries. When they run out, the ``ConflictError``
+        raised says how many attempts were made in how long."""
+        attempts = Attempts(policy, retries)
         while True:
             try:
                 with self.transaction() as tx:
                     return fn(tx)
-            except ConflictError:
-                pause = next(delays, None)
-                if pause is None:
-                    raise
-                time.sleep(pause)
+            except ConflictError as error:
+                time.sleep(attempts.pause_after(error))
 
     # -- change log and facts ------------------------------------------------------------
     def changes(
@@ -181,12 +205,32 @@ class Store(_Reader):
         }
 
 
-def retry_delays(retries: int) -> Iterator[float]:
-    """Jittered exponential back-off: one pause (seconds) per allowed retry."""
-    delay = 0.001
-    for _ in range(retries):
-        yield delay * (0.5 + random.random())
-        delay = min(delay * 2, 0.1)
+class Attempts:
+    """The retry loop of one ``atomic()`` call, shared by :meth:`Store.atomic` and the asyncio
+    facade's ``atomic``: it counts the attempts and paces them by a :class:`RetryPolicy`."""
+
+    def __init__(self, policy: RetryPolicy | None = None, retries: int | None = None) -> None:
+        policy = policy or ATOMIC_POLICY
+        if retries is not None:
+            if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+                raise ValidationError(f"retries must be an integer >= 0, not {retries!r}")
+            policy = dataclasses.replace(policy, attempts=retries)
+        self._delays: Iterator[float] = policy.delays()
+        self._start = time.monotonic()
+        self.count = 0
+
+    def pause_after(self, error: ConflictError) -> float:
+        """Count a failed attempt; return how long to pause before the next one, or raise a
+        ``ConflictError`` saying how many attempts took how long when no retry is left."""
+        self.count += 1
+        pause = next(self._delays, None)
+        if pause is None:
+            spent = time.monotonic() - self._start
+            raise ConflictError(
+                f"atomic() gave up after {self.count} attempt{'s' if self.count > 1 else ''} "
+                f"in {spent:.2f} s: {error}"
+            ) from error
+        return pause
 
 
 def _prepare_insert(table: str, doc: Any, id: str | None) -> tuple[str, dict]:
@@ -208,6 +252,7 @@ def _as_list(values: Any, what: str) -> list:
 
 
 _ABSENT = object()
+_Kind = Literal["insert", "put", "merge", "delete"]
 
 
 class Transaction(_Reader):
@@ -221,7 +266,7 @@ class Transaction(_Reader):
     def __init__(self, store: Store) -> None:
         self._store = store
         self._backend = store.backend
-        self._reads: dict[tuple, int | None] = {}
+        self._reads: dict[tuple, int | None] = {}  # key -> version read (None: absent)
         self._writes: dict[tuple, Write] = {}  # key -> final write (insert/put/delete)
         self._state = "open"
 
@@ -263,9 +308,10 @@ class Transaction(_Reader):
         self._reads.setdefault((table, id), None if doc is None else doc["_version"])
         return doc
 
-    def _as_doc(self, write: Write) -> dict:
-        base = self._reads.get((write.table, write.id))
-        return {**copy_json(write.doc), "id": write.id, "_version": (base or 0) + 1}
+    @staticmethod
+    def _as_doc(write: Write) -> dict:
+        """A pending write as a record: its ``_version`` is None until the commit numbers it."""
+        return {**copy_json(write.doc), "id": write.id, "_version": None}
 
     def get(self, table: str, id: str) -> dict | None:
         self._check_open()
@@ -295,6 +341,7 @@ class Transaction(_Reader):
 
     # -- writes --------------------------------------------------------------------------
     def insert(self, table: str, doc: dict, *, id: str | None = None) -> dict:
+        """Create a record at commit; ``ConflictError`` (now or at commit) if the id exists."""
         self._check_open()
         id, body = _prepare_insert(table, doc, id)
         key = (table, id)
@@ -302,11 +349,13 @@ class Transaction(_Reader):
             raise ConflictError(f"{table}:{id} already exists (inserted in this transaction)")
         if self._reads.get(key, _ABSENT) not in (None, _ABSENT) and key not in self._writes:
             raise ConflictError(f"{table}:{id} already exists")
-        kind = "put" if key in self._reads else "insert"
+        # after a read (or a delete) of the key, its check already says "absent"
+        kind: _Kind = "put" if key in self._reads else "insert"
         self._writes[key] = Write(kind, table, id, body)
         return self._as_doc(self._writes[key])
 
     def put(self, table: str, id: str, doc: dict) -> dict:
+        """Create or replace a record at commit (``_version`` in ``doc``: compare-and-set)."""
         self._check_open()
         check_table(table)
         body, expected = check_doc(doc, check_id(id))
@@ -315,6 +364,7 @@ class Transaction(_Reader):
         return self._write(table, id, body)
 
     def update(self, table: str, id: str, changes: dict) -> dict:
+        """Shallow-merge ``changes`` at commit; ``NotFoundError`` now if the record is absent."""
         self._check_open()
         check_table(table)
         body, expected = check_doc(changes, check_id(id))
@@ -327,25 +377,36 @@ class Transaction(_Reader):
         return self._write(table, id, {**current, **body})
 
     def delete(self, table: str, id: str) -> bool:
+        """Delete a record at commit; True if it exists as this transaction sees it."""
         self._check_open()
         check_table(table)
         check_id(id)
         existed = self._current(table, id) is not None
         key = (table, id)
-        if self._writes.get(key, Write("put", table, id)).kind == "insert":
-            del self._writes[key]  # inserted here, deleted here: nothing to commit
+        write = self._writes.get(key)
+        if write is not None and write.kind == "insert":
+            # A blind insert, now undone: nothing to write, but the insert promised that the
+            # id was free, so the commit still checks that it is (else ConflictError).
+            del self._writes[key]
+            self._reads[key] = None
         elif existed:
             self._writes[key] = Write("delete", table, id)
         return existed
 
     def _write(self, table: str, id: str, body: dict) -> dict:
         key = (table, id)
-        kind = "insert" if key in self._writes and self._writes[key].kind == "insert" else "put"
+        previous = self._writes.get(key)
+        kind: _Kind = "insert" if previous is not None and previous.kind == "insert" else "put"
         self._writes[key] = Write(kind, table, id, body)
         return self._as_doc(self._writes[key])
 
     @staticmethod
     def _expect(table: str, id: str, current: dict | None, expected: int | None) -> None:
         if expected is not None and (current is None or current["_version"] != expected):
-            found = "absent" if current is None else current["_version"]
-            raise ConflictError(f"{table}:{id} is at version {found}, not {expected}")
+            if current is None:
+                found = "absent"
+            elif current["_version"] is None:
+                found = "written in this transaction (no version until commit)"
+            else:
+                found = f"at version {current['_version']}"
+            raise ConflictError(f"{table}:{id} is {found}, not at version {expected}")

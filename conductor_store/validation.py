@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Iterable
 
 from .errors import ValidationError
 
@@ -111,3 +111,15 @@ def copy_json(value: Any) -> Any:
     if isinstance(value, list):
         return [copy_json(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
+
+
+def check_options(options: dict, known: Iterable[str], where: str) -> None:
+    """Refuse option names outside ``known`` with a ValidationError listing the known ones
+    (``where`` names the backend, e.g. ``"the JSON backend"``). The one check every backend's
+    ``open_backend`` uses for its keyword options."""
+    known = sorted(known)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValidationError(
+            f"unknown option(s) for {where}: {', '.join(unknown)} (known: {', '.join(known)})"
+        )

@@ -98,3 +98,44 @@ def test_third_party_backend_registers_through_an_entry_point(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["fake", "1"]
+
+
+def test_register_refuses_to_replace_a_scheme_unless_asked():
+    """register() of a taken scheme raises ValidationError naming it; replace=True replaces;
+    the same factory again is a no-op."""
+
+    def first(url, *, project, **options):
+        raise AssertionError("not opened here")
+
+    def second(url, *, project, **options):
+        raise AssertionError("not opened here")
+
+    cs.register("regtest", first)
+    cs.register("regtest", first)  # the same factory: fine
+    with pytest.raises(cs.ValidationError, match="'regtest' is already registered"):
+        cs.register("regtest", second)
+    with pytest.raises(cs.ValidationError, match="'json' is already registered"):
+        cs.register("json", second)
+    cs.register("regtest", second, replace=True)
+    from conductor_store.backends import lookup
+
+    assert lookup("regtest") is second
+    with pytest.raises(cs.ValidationError, match="scheme"):
+        cs.register("no spaces", first)
+
+
+@pytest.mark.parametrize("url", [b"json:///tmp/x", 7, ["mem://"], ""], ids=repr)
+def test_non_string_url_is_a_validation_error(url):
+    """open() of a non-string (or empty) URL raises ValidationError, also a ValueError."""
+    with pytest.raises(cs.ValidationError) as info:
+        cs.open(url)
+    assert isinstance(info.value, ValueError)
+
+
+def test_unknown_scheme_names_the_url_without_its_password():
+    """The unknown-scheme error is a ValidationError naming the URL with its password hidden."""
+    with pytest.raises(cs.ValidationError) as info:
+        cs.open("nosuch://alice:Sekr3t-Pw@db.example:1/x")
+    message = str(info.value)
+    assert "Sekr3t-Pw" not in message
+    assert "nosuch://alice:***@db.example:1/x" in message

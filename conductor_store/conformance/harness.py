@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -102,7 +102,7 @@ class Harness:
         return self.make_url(tmp_path)
 
     @pytest.fixture
-    def opener(self, url) -> Callable[..., Store]:
+    def opener(self, url) -> Iterator[Callable[..., Store]]:
         """``opener(project="default", **options)`` opens another store on the test's URL;
         every store it opened is closed at the end of the test."""
         opened: list[Store] = []

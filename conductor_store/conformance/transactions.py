@@ -9,7 +9,7 @@ import pytest
 
 from conductor_store import ConflictError, NotFoundError, StoreError, ValidationError
 
-from ._support import ids, snapshot, strip
+from ._support import ids, raises_naming, snapshot, strip
 
 
 class Boom(Exception):
@@ -346,7 +346,7 @@ class TransactionTests:
             store.update("acct", "x", {"n": n + 1})
             tx.update("acct", "x", {"n": -1})
 
-        with pytest.raises(ConflictError):
+        with raises_naming(ConflictError, "3 attempts", " s"):
             store.atomic(always_raced, retries=2)
         assert len(calls) == 3
         assert store.get("acct", "x")["n"] == 3

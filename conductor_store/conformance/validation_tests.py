@@ -100,7 +100,7 @@ class ValidationTests:
         assert snapshot(store) == sentinel
 
     def test_get_many_wants_a_list_of_ids(self, store, sentinel):
-        """get_many refuses a bare string instead of a list of ids (it is not split into letters)."""
+        """get_many refuses a bare string instead of a list of ids (not split into letters)."""
         with pytest.raises(ValidationError):
             store.get_many("tasks", "sentinel")
 

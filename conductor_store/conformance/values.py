@@ -18,7 +18,7 @@ def _exact(a, b) -> bool:
 
 
 class ValueTests:
-    def _roundtrip(self, store, doc: dict) -> dict:
+    def _roundtrip(self, store, doc: dict) -> dict | None:
         store.put("vals", "r", doc)
         return strip(store.get("vals", "r"))
 
