@@ -18,7 +18,9 @@ bookkeeping and the retry loop of :meth:`atomic` are the sync store's).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Iterable, TypeVar
+import contextlib
+import contextvars
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
 from .backends.base import Change
 from .errors import ConflictError
@@ -29,6 +31,7 @@ from .store import open as _open_sync
 T = TypeVar("T")
 
 Where = dict | str | None
+_in_turn = contextvars.ContextVar("conductor_store_atomic_in_turn", default=False)
 
 
 async def open(url: str | None = None, *, project: str = "default", **options: Any) -> "AsyncStore":
@@ -117,6 +120,7 @@ class AsyncStore(_Reads):
 
     def __init__(self, sync: Store) -> None:
         self._sync: Store = sync
+        self._retry_turn = asyncio.Lock()
 
     @property
     def sync(self) -> Store:
@@ -147,11 +151,27 @@ class AsyncStore(_Reads):
         """Like :meth:`Store.atomic` with an ``async`` function (same policy, same loop)."""
         attempts = Attempts(policy, retries)
         while True:
+            async with self._turn(attempts.queued):
+                try:
+                    async with self.transaction() as tx:
+                        return await fn(tx)
+                except ConflictError as error:
+                    pause = attempts.pause_after(error)
+            await asyncio.sleep(pause)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, queued: bool) -> AsyncIterator[None]:
+        """Retries take turns (see :class:`~conductor_store.store.Attempts`); an atomic()
+        nested in a retry's function does not wait for its own turn."""
+        if not queued or _in_turn.get():
+            yield
+            return
+        async with self._retry_turn:
+            token = _in_turn.set(True)
             try:
-                async with self.transaction() as tx:
-                    return await fn(tx)
-            except ConflictError as error:
-                await asyncio.sleep(attempts.pause_after(error))
+                yield
+            finally:
+                _in_turn.reset(token)
 
     async def tables(self) -> list[str]:
         """Names of the tables holding records; see :meth:`Store.tables`."""

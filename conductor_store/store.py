@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -11,7 +12,7 @@ from .backends import lookup
 from .backends.base import Backend, Change, Write
 from .errors import ConflictError, NotFoundError, StoreError, ValidationError
 from .ids import new_id
-from .query import Query, compile_query
+from .query import Query, clamp_count, compile_query
 from .retry import RetryPolicy
 from .urls import default_url, redact_url, split_scheme
 from .validation import check_doc, check_id, check_project, check_table, copy_json
@@ -76,6 +77,7 @@ class Store(_Reader):
         self.project = project
         self._closed = False
         self._close_lock = threading.Lock()
+        self._retry_turn = threading.RLock()  # retries of atomic() in this process take turns
 
     # -- context management -------------------------------------------------------------
     def __enter__(self) -> "Store":
@@ -173,11 +175,13 @@ class Store(_Reader):
         raised says how many attempts were made in how long."""
         attempts = Attempts(policy, retries)
         while True:
-            try:
-                with self.transaction() as tx:
-                    return fn(tx)
-            except ConflictError as error:
-                time.sleep(attempts.pause_after(error))
+            with self._retry_turn if attempts.queued else contextlib.nullcontext():
+                try:
+                    with self.transaction() as tx:
+                        return fn(tx)
+                except ConflictError as error:
+                    pause = attempts.pause_after(error)
+            time.sleep(pause)
 
     # -- change log and facts ------------------------------------------------------------
     def changes(
@@ -190,6 +194,7 @@ class Store(_Reader):
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
         ):
             raise ValidationError(f"limit must be a non-negative integer, not {limit!r}")
+        limit = clamp_count(limit)
         if tables is not None:
             tables = [check_table(t) for t in _as_list(tables, "tables")]
         return self.backend.changes(since, tables, limit)
@@ -207,7 +212,11 @@ class Store(_Reader):
 
 class Attempts:
     """The retry loop of one ``atomic()`` call, shared by :meth:`Store.atomic` and the asyncio
-    facade's ``atomic``: it counts the attempts and paces them by a :class:`RetryPolicy`."""
+    facade's ``atomic``: it counts the attempts and paces them by a :class:`RetryPolicy`.
+
+    A first attempt runs at once; retries (:attr:`queued`) run one at a time per store in a
+    process (a local queue), so that contenders of one process stop colliding with each
+    other and only the back-off spreads them against other processes."""
 
     def __init__(self, policy: RetryPolicy | None = None, retries: int | None = None) -> None:
         policy = policy or ATOMIC_POLICY
@@ -218,6 +227,11 @@ class Attempts:
         self._delays: Iterator[float] = policy.delays()
         self._start = time.monotonic()
         self.count = 0
+
+    @property
+    def queued(self) -> bool:
+        """Whether the next attempt is a retry, to run in its turn."""
+        return self.count > 0
 
     def pause_after(self, error: ConflictError) -> float:
         """Count a failed attempt; return how long to pause before the next one, or raise a
@@ -385,10 +399,11 @@ class Transaction(_Reader):
         key = (table, id)
         write = self._writes.get(key)
         if write is not None and write.kind == "insert":
-            # A blind insert, now undone: nothing to write, but the insert promised that the
-            # id was free, so the commit still checks that it is (else ConflictError).
-            del self._writes[key]
+            # A blind insert, now undone: the insert promised that the id was free, so the
+            # commit checks that it still is (else ConflictError); the delete keeps the record
+            # out of this transaction's reads and writes nothing when the check holds.
             self._reads[key] = None
+            self._writes[key] = Write("delete", table, id)
         elif existed:
             self._writes[key] = Write("delete", table, id)
         return existed

@@ -68,11 +68,7 @@ class DictBackend(Backend):
                 body = {**(current or {}), **w.doc} if w.kind == "merge" else dict(w.doc)
                 body.pop("id", None)
                 body.pop("_version", None)
-                rows[w.id] = {
-                    **copy_json(body),
-                    "id": w.id,
-                    "_version": (current or {}).get("_version", 0) + 1,
-                }
+                rows[w.id] = {**copy_json(body), "id": w.id, "_version": seq}
                 changes.append(
                     Change(
                         seq, w.table, w.id, "update" if current else "insert", copy_json(rows[w.id])
