@@ -48,6 +48,7 @@ The tests use only the public API. They are grouped by theme, one mixin per modu
 ``persistence``        reopening, two stores on a location, other processes, projects
 ``lifecycle``          info(), close(), context manager, closed stores
 ``network``            reconnecting, restarts, the pool, bad credentials, hidden secrets
+``bad_input``          the bad-input corpus: 300+ wrong arguments, each refused as documented
 =====================  ===========================================================
 
 Every test's docstring states the promise it checks.
@@ -55,6 +56,7 @@ Every test's docstring states the promise it checks.
 
 from __future__ import annotations
 
+from .bad_input import BadInputTests
 from .changelog import ChangeLogTests
 from .crud import CrudTests
 from .harness import Harness
@@ -78,11 +80,13 @@ class StoreConformance(
     PersistenceTests,
     LifecycleTests,
     NetworkTests,
+    BadInputTests,
 ):
     """Every conformance test. Subclass it (named ``Test...``) and override ``make_url``."""
 
 
 __all__ = [
+    "BadInputTests",
     "ChangeLogTests",
     "CrudTests",
     "Harness",

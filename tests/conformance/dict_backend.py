@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 from conductor_store import Backend, Change, CommitResult, ConflictError, NotFoundError
-from conductor_store.validation import copy_json
+from conductor_store.validation import check_options, copy_json
 
 _locations: dict[str, dict] = {}
 _guard = threading.Lock()
@@ -90,4 +90,5 @@ class DictBackend(Backend):
 
 
 def open_backend(url: str, *, project: str, **options) -> DictBackend:
+    check_options(options, (), "the dict backend")  # it takes none
     return DictBackend(url, project)
