@@ -22,7 +22,7 @@ import contextlib
 import contextvars
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
-from .backends.base import Change
+from .backends.base import Change, IndexSpec
 from .errors import ConflictError
 from .retry import RetryPolicy
 from .store import Attempts, Store, Transaction
@@ -186,3 +186,14 @@ class AsyncStore(_Reads):
     async def info(self) -> dict[str, Any]:
         """Which backend, where, which project; see :meth:`Store.info`."""
         return await asyncio.to_thread(self._sync.info)
+
+    # -- indexes (the async twins of Store.ensure_index / Store.indexes) -------------------
+    async def ensure_index(
+        self, table: str, fields: str | Iterable[str], *, unique: bool = False
+    ) -> IndexSpec:
+        """Declare an index; see :meth:`Store.ensure_index`."""
+        return await asyncio.to_thread(self._sync.ensure_index, table, fields, unique=unique)
+
+    async def indexes(self, table: str | None = None) -> list[IndexSpec]:
+        """The indexes the backend keeps; see :meth:`Store.indexes`."""
+        return await asyncio.to_thread(self._sync.indexes, table)

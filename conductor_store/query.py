@@ -55,7 +55,7 @@ from functools import partial
 from operator import itemgetter, methodcaller
 from typing import Any, Callable, Iterable, Union
 
-from .errors import QueryError
+from .errors import QueryError, StoreError
 from .validation import INT_MAX, INT_MIN, string_problem
 
 Path = tuple  # tuple[str, ...]
@@ -233,21 +233,23 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _check_path(segments: list, shown: str) -> Path:
+def _check_path(segments: list, shown: str, error: type[StoreError] = QueryError) -> Path:
     for segment in segments:
         if not _SEGMENT.fullmatch(segment):
             hint = " ($name parameters are not supported: use :name)" if segment[:1] == "$" else ""
-            raise QueryError(
+            raise error(
                 f"field {shown!r}: segment {segment!r} is not supported "
                 f"(path segments match [A-Za-z_][A-Za-z0-9_]*){hint}"
             )
     return tuple(segments)
 
 
-def _dotted(text: Any, what: str) -> Path:
+def field_path(text: Any, what: str, error: type[StoreError] = QueryError) -> Path:
+    """The path of the dotted field name ``text`` (``what`` names it in the message), or
+    ``error`` saying why it is not one. The one rule for field names, queries and indexes."""
     if not isinstance(text, str):
-        raise QueryError(f"{what} must be a field name (str), not {text!r}")
-    return _check_path(text.split("."), text)
+        raise error(f"{what} must be a field name (str), not {text!r:.60}")
+    return _check_path(text.split("."), text, error)
 
 
 def _scalar(value: Any, what: str) -> Any:
@@ -293,7 +295,7 @@ def _order(order_by: Any) -> tuple:
     order = []
     for spec in specs:
         descending = isinstance(spec, str) and spec.startswith("-")
-        path = _dotted(spec[1:] if descending else spec, "order_by entry")
+        path = field_path(spec[1:] if descending else spec, "order_by entry")
         order.append((path, descending))
     return tuple(order)
 
@@ -301,7 +303,7 @@ def _order(order_by: Any) -> tuple:
 def _dict_where(where: dict) -> Node | None:
     items: list[Node] = []
     for key, value in where.items():
-        path = _dotted(key, "a where key")
+        path = field_path(key, "a where key")
         what = f"where[{key!r}]"
         if value is None:
             items.append(IsNull(path))

@@ -9,10 +9,10 @@ import time
 from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
 
 from .backends import lookup
-from .backends.base import Backend, Change, Write
-from .errors import ConflictError, NotFoundError, StoreError, ValidationError
+from .backends.base import Backend, Change, IndexSpec, Write
+from .errors import ChangesPrunedError, ConflictError, NotFoundError, StoreError, ValidationError
 from .ids import new_id
-from .query import Query, clamp_count, compile_query
+from .query import Query, clamp_count, compile_query, field_path
 from .retry import RetryPolicy
 from .urls import default_url, redact_url, split_scheme
 from .validation import check_doc, check_id, check_project, check_table, copy_json
@@ -187,7 +187,9 @@ class Store(_Reader):
     def changes(
         self, since: int = 0, *, tables: Iterable[str] | None = None, limit: int | None = None
     ) -> list[Change]:
-        """Changes of commits numbered above ``since``, in commit order, from any process."""
+        """Changes of commits numbered above ``since``, in commit order, from any process.
+        ``ChangesPrunedError`` (its ``oldest``: where to continue) when the log no longer
+        holds all of them."""
         if isinstance(since, bool) or not isinstance(since, int) or since < 0:
             raise ValidationError(f"since must be a non-negative integer, not {since!r}")
         if limit is not None and (
@@ -197,7 +199,39 @@ class Store(_Reader):
         limit = clamp_count(limit)
         if tables is not None:
             tables = [check_table(t) for t in _as_list(tables, "tables")]
-        return self.backend.changes(since, tables, limit)
+        backend = self.backend
+        _check_not_pruned(backend, since)
+        found = backend.changes(since, tables, limit)
+        _check_not_pruned(backend, since)  # a prune may have raced with the read
+        return found
+
+    # -- indexes -------------------------------------------------------------------------
+    def ensure_index(
+        self, table: str, fields: str | Iterable[str], *, unique: bool = False
+    ) -> IndexSpec:
+        """Declare an index on ``fields`` (a dotted field name or a list of them) of
+        ``table``; idempotent, persisted by backends that keep indexes. Answers never depend
+        on indexes, only their cost does -- except ``unique=True``, which makes a commit giving
+        two records the same values raise ``ConflictError``; a backend that cannot enforce it
+        raises ``StoreError``. Returns the :class:`IndexSpec`."""
+        check_table(table)
+        names = [fields] if isinstance(fields, str) else _as_list(fields, "fields")
+        if not names:
+            raise ValidationError("an index needs at least one field")
+        paths = [".".join(field_path(f, "an index field", ValidationError)) for f in names]
+        if len(set(paths)) != len(paths):
+            raise ValidationError(f"an index names each field once, not {paths!r}")
+        if not isinstance(unique, bool):
+            raise ValidationError(f"unique must be True or False, not {unique!r}")
+        spec = IndexSpec(table, tuple(paths), unique)
+        self.backend.ensure_index(spec)
+        return spec
+
+    def indexes(self, table: str | None = None) -> list[IndexSpec]:
+        """The indexes the backend keeps (of ``table`` only, when given), sorted."""
+        if table is not None:
+            check_table(table)
+        return [spec for spec in self.backend.indexes() if table in (None, spec.table)]
 
     def info(self) -> dict[str, Any]:
         """Which backend, where (any password removed), which project."""
@@ -208,6 +242,17 @@ class Store(_Reader):
             "url": redact_url(backend.url),
             "project": self.project,
         }
+
+
+def _check_not_pruned(backend: Backend, since: int) -> None:
+    oldest = backend.pruned_through()
+    if since < oldest:
+        raise ChangesPrunedError(
+            f"the change log no longer holds commits up to {oldest} (pruned): "
+            f"changes(since={since}) would miss some; read the records again and continue "
+            f"with changes(since={oldest})",
+            oldest,
+        )
 
 
 class Attempts:

@@ -10,7 +10,7 @@ how to make a fresh location::
             return f"mybackend://{tmp_path}/data"
 
 Capability flags (class attributes) switch off the tests of optional features your backend
-does not have (the first three are on by default, ``network`` and ``credentials`` off); the
+does not have (the first four are on by default, ``network`` and ``credentials`` off); the
 skipped tests then say which flag skipped them:
 
 ``persistent``
@@ -21,6 +21,9 @@ skipped tests then say which flag skipped them:
 ``multiprocess``
     other processes can open the same location at the same time (child-process tests; set
     ``child_setup`` if a child needs an import to know your URL scheme);
+``indexes``
+    ``ensure_index(..., unique=True)`` is enforced (unique-index tests); without it, a unique
+    index may be refused with ``StoreError``, and non-unique ones must still be accepted;
 ``network`` (default ``False``)
     the store talks to a server over connections (reconnect, restart, pool and unreachable-server
     tests). Implement the hooks ``drop_connections()`` (make the server drop every open client
@@ -48,6 +51,7 @@ The tests use only the public API. They are grouped by theme, one mixin per modu
 ``persistence``        reopening, two stores on a location, other processes, projects
 ``lifecycle``          info(), close(), context manager, closed stores
 ``network``            reconnecting, restarts, the pool, bad credentials, hidden secrets
+``indexes``            ensure_index()/indexes(): accepted, idempotent, unique ones enforced
 ``bad_input``          the bad-input corpus: 300+ wrong arguments, each refused as documented
 =====================  ===========================================================
 
@@ -60,6 +64,7 @@ from .bad_input import BadInputTests
 from .changelog import ChangeLogTests
 from .crud import CrudTests
 from .harness import Harness
+from .indexes import IndexTests
 from .lifecycle import LifecycleTests
 from .network import NetworkTests
 from .persistence import PersistenceTests
@@ -80,6 +85,7 @@ class StoreConformance(
     PersistenceTests,
     LifecycleTests,
     NetworkTests,
+    IndexTests,
     BadInputTests,
 ):
     """Every conformance test. Subclass it (named ``Test...``) and override ``make_url``."""
@@ -90,6 +96,7 @@ __all__ = [
     "ChangeLogTests",
     "CrudTests",
     "Harness",
+    "IndexTests",
     "LifecycleTests",
     "NetworkTests",
     "PersistenceTests",

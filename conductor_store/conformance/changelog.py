@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conductor_store import Change, ConflictError
+from conductor_store import Change, ChangesPrunedError, ConflictError
 
 from ._support import last_seq
 
@@ -191,3 +191,36 @@ class ChangeLogTests:
             store.insert("tasks", {"v": 0}, id="x")
         store.update("tasks", "x", {"v": 1})
         assert last_seq(store) > s1
+
+    # -- pruning -------------------------------------------------------------------------
+    def test_pruned_change_log_says_where_to_continue(self, store):
+        """After ``prune_changes(k)`` the backend may forget entries up to ``k`` (or keep them:
+        ``pruned_through()`` says). ``changes(since)`` below that point raises
+        ChangesPrunedError whose ``oldest`` is where to continue; from there on the log is
+        unchanged, and every record is kept."""
+        for i in range(6):
+            store.put("tasks", f"t{i}", {"v": i})
+        log = store.changes()
+        through = log[2].seq
+        store.backend.prune_changes(through)
+        pruned = store.backend.pruned_through()
+        assert 0 <= pruned <= through
+        assert store.changes(pruned) == [c for c in log if c.seq > pruned]
+        if pruned:
+            for since in (0, pruned - 1):
+                with pytest.raises(ChangesPrunedError) as info:
+                    store.changes(since)
+                assert info.value.oldest == pruned
+                assert str(pruned) in str(info.value)
+        assert [d["v"] for d in store.get_many("tasks", [f"t{i}" for i in range(6)])] == list(
+            range(6)
+        )
+        store.put("tasks", "after", {"v": 6})
+        assert store.changes(pruned)[-1].id == "after"
+
+    def test_nothing_pruned_by_default(self, store):
+        """Until something is pruned, ``pruned_through()`` is 0 and ``changes(0)`` is the whole
+        log."""
+        store.put("tasks", "a", {"v": 1})
+        assert store.backend.pruned_through() == 0
+        assert [c.id for c in store.changes(0)] == ["a"]

@@ -21,6 +21,8 @@ class Harness:
     shared_location: bool = True
     #: other processes can open the same location at the same time
     multiprocess: bool = True
+    #: ``ensure_index(..., unique=True)`` works and is enforced (unique-index tests)
+    indexes: bool = True
     #: the store talks to a server over connections (network tests): implement
     #: :meth:`drop_connections` and :meth:`restart_server`; :meth:`server_connection_count`,
     #: :meth:`pool_options` and :meth:`unreachable_url` have defaults you may override

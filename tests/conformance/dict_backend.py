@@ -22,7 +22,9 @@ class DictBackend(Backend):
         self.url = url
         with _guard:
             location = _locations.setdefault(url, {})
-            self._state = location.setdefault(project, {"tables": {}, "log": [], "seq": 0})
+            self._state = location.setdefault(
+                project, {"tables": {}, "log": [], "seq": 0, "pruned": 0}
+            )
         self._lock = _guard
 
     def get(self, table, id):
@@ -78,6 +80,15 @@ class DictBackend(Backend):
                 self._state["seq"] = seq
                 self._state["log"].extend(c for c in changes if c)
             return CommitResult(seq if any(changes) else None, changes)
+
+    def prune_changes(self, through):
+        with self._lock:
+            self._state["log"] = [c for c in self._state["log"] if c.seq > through]
+            self._state["pruned"] = max(self._state["pruned"], min(through, self._state["seq"]))
+
+    def pruned_through(self):
+        with self._lock:
+            return self._state["pruned"]
 
     def changes(self, since=0, tables=None, limit=None):
         with self._lock:

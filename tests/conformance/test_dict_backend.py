@@ -13,6 +13,7 @@ _fresh = itertools.count()
 
 class TestDictBackend(StoreConformance):
     multiprocess = False  # the data lives in this process only
+    indexes = False  # it keeps no indexes (the Backend defaults)
 
     def make_url(self, tmp_path):
         return f"dict://location-{next(_fresh)}"
