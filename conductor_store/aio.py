@@ -152,11 +152,13 @@ class AsyncStore(_Reads):
         attempts = Attempts(policy, retries)
         while True:
             async with self._turn(attempts.queued):
+                tx = self.transaction()
                 try:
-                    async with self.transaction() as tx:
+                    async with tx:
                         return await fn(tx)
                 except ConflictError as error:
-                    pause = attempts.pause_after(error)
+                    final = await asyncio.to_thread(tx._sync.conflict_is_final)
+                    pause = attempts.pause_after(error, final)
             await asyncio.sleep(pause)
 
     @contextlib.asynccontextmanager

@@ -176,11 +176,12 @@ class Store(_Reader):
         attempts = Attempts(policy, retries)
         while True:
             with self._retry_turn if attempts.queued else contextlib.nullcontext():
+                tx = self.transaction()
                 try:
-                    with self.transaction() as tx:
+                    with tx:
                         return fn(tx)
                 except ConflictError as error:
-                    pause = attempts.pause_after(error)
+                    pause = attempts.pause_after(error, tx.conflict_is_final())
             time.sleep(pause)
 
     # -- change log and facts ------------------------------------------------------------
@@ -278,9 +279,12 @@ class Attempts:
         """Whether the next attempt is a retry, to run in its turn."""
         return self.count > 0
 
-    def pause_after(self, error: ConflictError) -> float:
+    def pause_after(self, error: ConflictError, final: bool = False) -> float:
         """Count a failed attempt; return how long to pause before the next one, or raise a
-        ``ConflictError`` saying how many attempts took how long when no retry is left."""
+        ``ConflictError`` saying how many attempts took how long when no retry is left. A
+        ``final`` conflict (one that no retry can avoid) is raised as it is, at once."""
+        if final:
+            raise error
         self.count += 1
         pause = next(self._delays, None)
         if pause is None:
@@ -351,6 +355,20 @@ class Transaction(_Reader):
             seq = self._backend.commit(list(self._writes.values()), self._reads).seq
         self._state = "committed"
         return seq
+
+    def conflict_is_final(self) -> bool:
+        """After this transaction's commit raised ``ConflictError``: whether running the same
+        function again must conflict again -- every record it read is as it was, yet an id it
+        inserted without reading is taken (the same reads lead to the same insert). Reads the
+        records concerned; ``atomic()`` then gives up at once instead of retrying in vain."""
+        inserts = [key for key, write in self._writes.items() if write.kind == "insert"]
+        if self._state != "failed" or not inserts:
+            return False
+        for (table, id), version in self._reads.items():
+            doc = self._backend.get(table, id)
+            if (None if doc is None else doc["_version"]) != version:
+                return False
+        return any(self._backend.get(table, id) is not None for table, id in inserts)
 
     def rollback(self) -> None:
         if self._state == "open":

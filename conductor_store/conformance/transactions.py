@@ -421,6 +421,33 @@ class TransactionTests:
         assert store.get("acct", "x")["n"] == 3
         assert store.get_many("acct", ["side1", "side2", "side3"]) == []
 
+    def test_atomic_gives_up_at_once_on_an_insert_of_a_taken_id(self, store):
+        """A function that inserts an id someone else holds, without reading it, conflicts
+        however often it runs: atomic raises that ConflictError after one attempt. A function
+        that read the record first is retried (it may decide otherwise on fresh data)."""
+        store.insert("locks", {"by": "other"}, id="L")
+        calls = []
+
+        def take(tx):
+            calls.append(1)
+            tx.insert("locks", {"by": "me"}, id="L")
+
+        with pytest.raises(ConflictError):
+            store.atomic(take)
+        assert calls == [1]
+        assert store.get("locks", "L")["by"] == "other"
+
+        def take_if_free(tx):
+            calls.append(2)
+            if tx.get("locks", "M") is None:
+                if len(calls) == 2:  # someone takes it between our read and our commit
+                    store.insert("locks", {"by": "other"}, id="M")
+                tx.insert("locks", {"by": "me"}, id="M")
+            return tx.get("locks", "M")["by"]
+
+        assert store.atomic(take_if_free) == "other"
+        assert calls == [1, 2, 2]
+
     def test_atomic_does_not_retry_other_errors(self, store):
         """An exception other than ConflictError propagates at once and rolls back."""
         calls = []
