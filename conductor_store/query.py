@@ -389,24 +389,7 @@ def _compile(node: Node, want: bool) -> Callable[[dict], bool]:
         return _compile(node.item, not want)
     if isinstance(node, (And, Or)):
         tests = tuple(_compile(item, want) for item in node.items)
-        if isinstance(node, And) == want:  # all items must pass
-
-            def every(doc: dict) -> bool:
-                for test in tests:
-                    if not test(doc):
-                        return False
-                return True
-
-            return every
-
-        def some(doc: dict) -> bool:
-            for test in tests:
-                if test(doc):
-                    return True
-            return False
-
-        return some
-
+        return _every(tests) if isinstance(node, And) == want else _some(tests)
     get, kinds = _getter(node.field), _KIND
     if isinstance(node, IsNull):
         return (lambda doc: get(doc) is None) if want else (lambda doc: get(doc) is not None)
@@ -447,6 +430,26 @@ def _compile(node: Node, want: bool) -> Callable[[dict], bool]:
 
         return like
     raise TypeError(f"not a query node: {node!r}")
+
+
+def _every(tests: tuple) -> Callable[[dict], bool]:
+    def every(doc: dict) -> bool:
+        for test in tests:
+            if not test(doc):
+                return False
+        return True
+
+    return every
+
+
+def _some(tests: tuple) -> Callable[[dict], bool]:
+    def some(doc: dict) -> bool:
+        for test in tests:
+            if test(doc):
+                return True
+        return False
+
+    return some
 
 
 def like_matcher(pattern: str) -> Callable[[str], bool]:
