@@ -62,6 +62,9 @@ def test_conductor_store_url_overrides_the_default(tmp_path, monkeypatch):
         ("ws://root:s3cret@db.example:8000/rpc", "ws://root:***@db.example:8000/rpc"),
         ("wss://db.example", "wss://db.example"),
         ("json:///tmp/x", "json:///tmp/x"),
+        ("ws://db:1/?ns=a&password=s3cret&db=b", "ws://db:1/?ns=a&password=***&db=b"),
+        ("ws://u:pw@db:1/?token=abc", "ws://u:***@db:1/?token=***"),
+        ("ws://db:1/?passwords_note=kept", "ws://db:1/?passwords_note=kept"),
     ],
 )
 def test_redact_url_hides_only_the_password(url, shown):
