@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import weakref
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
 from .backends.base import Change, IndexSpec
@@ -120,7 +121,7 @@ class AsyncStore(_Reads):
 
     def __init__(self, sync: Store) -> None:
         self._sync: Store = sync
-        self._retry_turn = asyncio.Lock()
+        self._turns: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> Lock
 
     @property
     def sync(self) -> Store:
@@ -168,7 +169,11 @@ class AsyncStore(_Reads):
         if not queued or _in_turn.get():
             yield
             return
-        async with self._retry_turn:
+        loop = asyncio.get_running_loop()
+        turn = self._turns.get(loop)
+        if turn is None:  # one lock per event loop (a Lock belongs to the loop it waits in)
+            turn = self._turns[loop] = asyncio.Lock()
+        async with turn:
             token = _in_turn.set(True)
             try:
                 yield

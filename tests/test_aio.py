@@ -6,6 +6,7 @@ import asyncio
 import pytest
 
 from conductor_store import ConflictError, NotFoundError, aio
+from conductor_store import open as cs_open
 
 
 def run(coro):
@@ -120,3 +121,26 @@ def test_atomic_under_fifty_tasks_loses_nothing(tmp_path):
             return (await store.get("counters", "c"))["n"]
 
     assert run(main()) == 500
+
+
+def test_one_async_store_serves_two_event_loops(tmp_path):
+    """An AsyncStore used from two asyncio.run() calls in turn retries conflicts in each
+    (its retry queue is per event loop)."""
+    store = aio.AsyncStore(cs_open(str(tmp_path / "data")))
+
+    async def contend():
+        await store.put("counters", "c", {"n": 0})
+
+        async def bump(tx):
+            doc = await tx.get("counters", "c")
+            await asyncio.sleep(0)
+            await tx.update("counters", "c", {"n": doc["n"] + 1})
+
+        await asyncio.gather(*(store.atomic(bump) for _ in range(5)))
+        return (await store.get("counters", "c"))["n"]
+
+    try:
+        assert run(contend()) == 5
+        assert run(contend()) == 5
+    finally:
+        run(store.close())
