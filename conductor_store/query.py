@@ -34,6 +34,14 @@ Details the lines above leave open:
   true compiles to ``In(("id",), ())``.
 * For ordering, all arrays rank equal among themselves, and so do all objects. A descending
   field reverses the whole order of that field, so NULLs come last.
+* ``limit`` above ``2**63 - 1`` means no limit and ``offset`` above it is ``2**63 - 1``
+  (:func:`clamp_count`): a backend never sees a larger number.
+* Strings holding NUL or a lone surrogate are refused as values (as in documents).
+
+Cost: a tree is flat (:func:`junction` splices nested ANDs into one ``And`` and ORs into one
+``Or``, and merges ORed equalities on one field into one ``In``), so 3,000 ORs are one node;
+``LIKE`` is matched piece by piece without backtracking (:func:`like_matcher`). SQL text is
+turned into this tree by :mod:`conductor_store.where_sql`.
 """
 
 from __future__ import annotations
@@ -43,17 +51,12 @@ import math
 import operator
 import re
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import partial
 from operator import itemgetter, methodcaller
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Union
+from typing import Any, Callable, Iterable, Union
 
-from .errors import QueryError
-from .validation import INT_MAX, INT_MIN
-
-if TYPE_CHECKING:
-    import sqlglot.expressions as exp
-else:
-    exp = None  # sqlglot.expressions, imported by the first SQL where (it takes ~85 ms)
+from .errors import QueryError, StoreError
+from .validation import INT_MAX, INT_MIN, string_problem
 
 Path = tuple  # tuple[str, ...]
 
@@ -104,6 +107,47 @@ Node = Union[Compare, In, IsNull, Like, And, Or, Not]
 _NOTHING = In(("id",), ())  # a where that no record satisfies (every record has an id)
 
 
+def junction(kind: type[And] | type[Or], items: Iterable[Node]) -> Node:
+    """``kind(items)`` in its flat form, the one every constructor of a tree uses: items of the
+    same kind are spliced in (a chain of 3,000 ORs is one node, not 3,000 levels), and in an
+    OR the equalities and INs on one field merge into one ``In`` at the place of the first
+    (the same answer under three-valued logic, found by one set lookup). One item is itself."""
+    flat: list[Node] = []
+    for item in items:
+        flat.extend(item.items if isinstance(item, kind) else (item,))
+    if kind is Or:
+        flat = _merge_equalities(flat)
+    return flat[0] if len(flat) == 1 else kind(tuple(flat))
+
+
+def _merge_equalities(items: list[Node]) -> list[Node]:
+    groups: dict[Path, list] = {}  # field -> its equalities and INs, in order
+    for item in items:
+        if _is_equality(item):
+            groups.setdefault(item.field, []).append(item)  # type: ignore[union-attr]
+    merged: list[Node] = []
+    for item in items:
+        if not _is_equality(item):
+            merged.append(item)
+            continue
+        group = groups.pop(item.field, None)  # type: ignore[union-attr]
+        if group is None:  # merged into the first of its field
+            continue
+        if len(group) == 1:
+            merged.append(item)
+            continue
+        values: dict = {}
+        for member in group:
+            for value in (member.value,) if isinstance(member, Compare) else member.values:
+                values.setdefault((isinstance(value, bool), value), value)  # True is not 1
+        merged.append(In(item.field, tuple(values.values())))  # type: ignore[union-attr]
+    return merged
+
+
+def _is_equality(item: Node) -> bool:
+    return isinstance(item, In) or (isinstance(item, Compare) and item.op == "=")
+
+
 @dataclass(frozen=True)
 class Query:
     where: Node | None  # None matches every record
@@ -149,7 +193,9 @@ def compile_query(
     elif isinstance(where, dict):
         node = _dict_where(where)
     elif isinstance(where, str):
-        node = _sql_where(where, params or {})
+        from .where_sql import sql_where  # sqlglot loads with the first SQL where
+
+        node = sql_where(where, params or {})
     else:
         raise QueryError(f"where must be a dict, a SQL string or None, not {type(where).__name__}")
     order = _order(order_by)
@@ -157,6 +203,7 @@ def compile_query(
         raise QueryError(f"limit must be None or an integer >= 0, not {limit!r}")
     if not _is_count(offset):
         raise QueryError(f"offset must be an integer >= 0, not {offset!r}")
+    limit, offset = clamp_count(limit), min(offset, INT_MAX)
     if node is None and not order and limit is None and offset == 0:
         return _EVERYTHING
     return Query(node, order, limit, offset)
@@ -176,25 +223,33 @@ def lookup(doc: Any, path: Path) -> Any:
 _SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def clamp_count(limit: int | None) -> int | None:
+    """A ``limit`` above ``2**63 - 1`` means "all" (None), on every backend alike; an
+    ``offset`` above it is ``2**63 - 1`` (past every record). Backends never see more."""
+    return None if limit is None or limit > INT_MAX else limit
+
+
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _check_path(segments: list, shown: str) -> Path:
+def _check_path(segments: list, shown: str, error: type[StoreError] = QueryError) -> Path:
     for segment in segments:
         if not _SEGMENT.fullmatch(segment):
             hint = " ($name parameters are not supported: use :name)" if segment[:1] == "$" else ""
-            raise QueryError(
+            raise error(
                 f"field {shown!r}: segment {segment!r} is not supported "
                 f"(path segments match [A-Za-z_][A-Za-z0-9_]*){hint}"
             )
     return tuple(segments)
 
 
-def _dotted(text: Any, what: str) -> Path:
+def field_path(text: Any, what: str, error: type[StoreError] = QueryError) -> Path:
+    """The path of the dotted field name ``text`` (``what`` names it in the message), or
+    ``error`` saying why it is not one. The one rule for field names, queries and indexes."""
     if not isinstance(text, str):
-        raise QueryError(f"{what} must be a field name (str), not {text!r}")
-    return _check_path(text.split("."), text)
+        raise error(f"{what} must be a field name (str), not {text!r:.60}")
+    return _check_path(text.split("."), text, error)
 
 
 def _scalar(value: Any, what: str) -> Any:
@@ -207,7 +262,9 @@ def _scalar(value: Any, what: str) -> Any:
 
 def _problem(value: Any) -> str | None:
     """Why ``value`` is not a JSON scalar, or None when it is one."""
-    if value is None or isinstance(value, (str, bool)):
+    if isinstance(value, str):
+        return string_problem(value)
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
         return None if INT_MIN <= value <= INT_MAX else f"integer {value} does not fit in 64 bits"
@@ -238,15 +295,15 @@ def _order(order_by: Any) -> tuple:
     order = []
     for spec in specs:
         descending = isinstance(spec, str) and spec.startswith("-")
-        path = _dotted(spec[1:] if descending else spec, "order_by entry")
+        path = field_path(spec[1:] if descending else spec, "order_by entry")
         order.append((path, descending))
     return tuple(order)
 
 
 def _dict_where(where: dict) -> Node | None:
-    items = []
+    items: list[Node] = []
     for key, value in where.items():
-        path = _dotted(key, "a where key")
+        path = field_path(key, "a where key")
         what = f"where[{key!r}]"
         if value is None:
             items.append(IsNull(path))
@@ -259,319 +316,6 @@ def _dict_where(where: dict) -> Node | None:
     return items[0] if len(items) == 1 else And(tuple(items))
 
 
-# -- SQL text -> nodes -----------------------------------------------------------------------
-
-_STATEMENT = re.compile(
-    r"\s*(select|with|insert|update|upsert|delete|create|drop|alter|replace|merge|truncate)\b",
-    re.IGNORECASE,
-)
-
-
-@lru_cache(maxsize=512)
-def _parse(text: str) -> "exp.Expression":
-    """SQL text -> sqlglot tree, cached by text (params are bound later; trees are not mutated)."""
-    global exp
-    import sqlglot.expressions as exp
-    from sqlglot.errors import SqlglotError
-
-    try:
-        # condition() parses one expression rather than a statement, so fields may be named
-        # like statement keywords (comment, set, desc, use).
-        return exp.condition(text)
-    except SqlglotError as error:
-        statement = _STATEMENT.match(text)
-        if statement:
-            raise QueryError(
-                f"{statement[1].upper()} statements are not supported: pass only the condition"
-            ) from None
-        details = getattr(error, "errors", None)
-        if details:  # sqlglot's own message, without its terminal colour codes
-            d = details[0]
-            message = f"{d['description']} at line {d['line']}, column {d['col']}"
-            message += f": {d['highlight']!r}"
-        else:
-            message = str(error)
-        raise QueryError(f"syntax error in where: {message}") from None
-
-
-def _sql_where(text: str, params: dict) -> Node | None:
-    try:
-        node = _build(_parse(text), params, True)
-    except RecursionError:  # sqlglot's parser gives up at about 40 nested parentheses
-        raise QueryError("where is nested too deeply") from None
-    if isinstance(node, bool):  # only False can come out at the top (see _build)
-        return None if node else _NOTHING
-    return node
-
-
-_COMPARISONS = {"eq": "=", "neq": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
-_FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_FIELDS = ("column", "dot")
-_LITERALS = ("literal", "boolean", "null", "placeholder")
-
-
-def _is_value(e: "exp.Expression") -> bool:
-    """A literal, a parameter, or a negated number literal (-5 is Neg(Literal(5)))."""
-    e = _unparen(e)
-    return e.key in _LITERALS or (e.key == "neg" and _is_value(e.this))
-
-
-def _build(e: "exp.Expression", params: dict, positive: bool) -> Node | bool:
-    """A sqlglot condition as a node, or as a constant when it has the same value for every
-    record. ``positive`` is False under an odd number of NOTs.
-
-    A leaf that is unknown for every record (``x = NULL``) becomes False where ``positive``,
-    True elsewhere, and the constant is folded into its parents. This is exact: AND and OR are
-    monotone, so lowering such a leaf towards "not matching" can only turn a true result into a
-    false one, and a result that was true with an unknown input is true whatever that input is.
-    """
-    key = e.key
-    if key == "paren":
-        return _build(e.this, params, positive)
-    if key in ("and", "or"):
-        return _junction(key, [_build(item, params, positive) for item in _flatten(e, key)])
-    if key == "not":
-        return _negate(_build(e.this, params, not positive))
-    if e.args.get("negate"):  # sqlglot writes `a NOT LIKE b` as Like(negate=True)
-        return _negate(_leaf(e, params, not positive))
-    return _leaf(e, params, positive)
-
-
-def _flatten(e: "exp.Expression", key: str) -> list:
-    """The operands of a chain of ANDs (or ORs), in order, without recursion."""
-    items, stack = [], [e]
-    while stack:
-        item = stack.pop()
-        while item.key == "paren":
-            item = item.this
-        if item.key == key:
-            stack += [item.expression, item.this]
-        else:
-            items.append(item)
-    return items
-
-
-def _junction(key: str, items: list) -> Node | bool:
-    absorbing = key == "or"  # true OR x is true; false AND x is false
-    if any(item is absorbing for item in items):
-        return absorbing
-    items = [item for item in items if not isinstance(item, bool)]
-    if not items:
-        return not absorbing
-    if len(items) == 1:
-        return items[0]
-    return Or(tuple(items)) if key == "or" else And(tuple(items))
-
-
-def _negate(node: Node | bool) -> Node | bool:
-    if isinstance(node, bool):
-        return not node
-    return node.item if isinstance(node, Not) else Not(node)
-
-
-def _leaf(e: "exp.Expression", params: dict, positive: bool) -> Node | bool:
-    key = e.key
-    if key in _COMPARISONS:
-        return _comparison(e, params, positive)
-    if key == "in":
-        return _in(e, params)
-    if key == "is":
-        target = _unparen(e.expression)
-        if target.key != "null":
-            raise QueryError(
-                f"IS {_sql(target)} is not supported: only IS NULL and IS NOT NULL "
-                f"(write = {_sql(target)})"
-            )
-        return IsNull(_field_of(e.this, "IS NULL", e))
-    if key == "like":
-        path = _field_of(e.this, "LIKE", e)
-        pattern = _value(e.expression, params, e)
-        if pattern is None:
-            return not positive  # LIKE NULL: unknown for every record
-        if not isinstance(pattern, str):
-            raise QueryError(f"LIKE needs a string pattern, not {pattern!r}")
-        return Like(path, pattern)
-    if key in _FIELDS:
-        raise QueryError(
-            f"a bare field ({_sql(e)}) is not a condition: compare it, e.g. {_sql(e)} = TRUE"
-        )
-    if _is_value(e):
-        raise QueryError(f"a literal ({_sql(e)}) is not a condition")
-    raise QueryError(_unsupported(e))
-
-
-def _comparison(e: "exp.Expression", params: dict, positive: bool) -> Node | bool:
-    op = _COMPARISONS[e.key]
-    left, right = _unparen(e.this), _unparen(e.expression)
-    if left.key in _FIELDS and right.key in _FIELDS:
-        _path(left), _path(right)  # a malformed field says so first ($name, a.*)
-        raise QueryError(f"comparing two fields ({_sql(e)}) is not supported")
-    if right.key in _FIELDS:  # 5 < priority  ->  priority > 5
-        left, right, op = right, left, _FLIPPED[op]
-    if left.key not in _FIELDS:
-        if _is_value(left) and _is_value(right):
-            raise QueryError(f"comparing two values ({_sql(e)}) is not supported: name a field")
-        raise QueryError(_unsupported(right if _is_value(left) else left))
-    path = _path(left)
-    value = _value(right, params, e)
-    if value is None:
-        return not positive  # x = NULL: unknown for every record
-    return Compare(op, path, value)
-
-
-def _in(e: "exp.Expression", params: dict) -> In:
-    if e.args.get("query") is not None:
-        raise QueryError(f"subqueries are not supported: {_sql(e)}")
-    path = _field_of(e.this, "IN", e)
-    source = e.args.get("field")
-    if source is None:  # IN (a, b, ...)
-        values = [_value(item, params, e) for item in e.expressions]
-        if any(value is None for value in values):
-            raise QueryError(f"NULL is not allowed in IN (use IS NULL): {_sql(e)}")
-        return In(path, tuple(values))
-    if source.key != "placeholder":
-        raise QueryError(
-            f"IN takes a list of values in parentheses or a :parameter, not {_sql(source)}"
-        )
-    values = _param(source, params)
-    if not isinstance(values, (list, tuple)):
-        raise QueryError(
-            f"parameter :{source.name} must be a list for IN, not {type(values).__name__}"
-        )
-    return In(path, _items(values, f"parameter :{source.name}"))
-
-
-def _unparen(e: "exp.Expression") -> "exp.Expression":
-    while e.key == "paren":
-        e = e.this
-    return e
-
-
-def _field_of(e: "exp.Expression", construct: str, whole: "exp.Expression") -> Path:
-    e = _unparen(e)
-    if e.key not in _FIELDS:
-        raise QueryError(f"{construct} needs a field on its left: {_sql(whole)}")
-    return _path(e)
-
-
-def _path(e: "exp.Expression") -> Path:
-    """The path of a field: a Column (up to four dotted parts) or a Dot chain over one."""
-    whole, segments = e, []
-    while e.key == "dot":
-        segments.append(e.expression)
-        e = e.this
-    parts = (e.parts if e.key == "column" else [e]) + segments[::-1]
-    if not all(isinstance(part, exp.Identifier) for part in parts):
-        raise QueryError(f"{_sql(whole)} is not a field")
-    names = [part.name for part in parts]
-    return _check_path(names, ".".join(names))
-
-
-def _value(e: "exp.Expression", params: dict, whole: "exp.Expression") -> Any:
-    """A literal or a parameter of ``whole`` as a JSON scalar (None for NULL)."""
-    e = _unparen(e)
-    value = _raw_value(e, params)
-    problem = _problem(value)
-    if problem:  # the message is built only here: _sql() is slow
-        what = f"parameter :{e.this}" if e.key == "placeholder" else f"value in {_sql(whole)}"
-        raise QueryError(f"{what}: {problem}")
-    return value
-
-
-def _raw_value(e: "exp.Expression", params: dict) -> Any:
-    e = _unparen(e)
-    key = e.key
-    if key == "literal":
-        return e.this if e.is_string else _number(e.this)
-    if key == "boolean":
-        return bool(e.this)
-    if key == "null":
-        return None
-    if key == "placeholder":
-        return _param(e, params)
-    if key == "neg" and _unparen(e.this).key in ("literal", "neg"):
-        number = _raw_value(e.this, params)
-        if isinstance(number, (int, float)) and not isinstance(number, bool):
-            return -number  # range-checked after negation: -9223372036854775808 fits
-    if key in _FIELDS:
-        raise QueryError(f"a field ({_sql(e)}) is not allowed here: expected a value")
-    raise QueryError(_unsupported(e))
-
-
-def _number(text: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise QueryError(f"invalid number {text!r}") from None
-
-
-def _param(e: "exp.Expression", params: dict) -> Any:
-    name = e.this  # None for ?
-    if not isinstance(name, str):
-        raise QueryError("positional placeholders (?) are not supported: use :name")
-    try:
-        return params[name]
-    except KeyError:
-        raise QueryError(f"missing parameter :{name}") from None
-
-
-_ARITHMETIC = {
-    "add": "+",
-    "sub": "-",
-    "mul": "*",
-    "div": "/",
-    "mod": "%",
-    "intdiv": "DIV",
-    "bitwiseand": "&",
-    "bitwiseor": "|",
-    "bitwisexor": "^",
-    "bitwisenot": "~",
-    "bitwiseleftshift": "<<",
-    "bitwiserightshift": ">>",
-    "neg": "unary -",
-}
-_NAMED = {
-    "between": "BETWEEN is not supported (write a >= x AND a <= y)",
-    "ilike": "ILIKE is not supported (LIKE is case-sensitive)",
-    "escape": "LIKE ... ESCAPE is not supported",
-    "similarto": "SIMILAR TO is not supported",
-    "regexplike": "regular expressions (REGEXP/RLIKE) are not supported",
-    "glob": "GLOB is not supported",
-    "nullsafeeq": "IS NOT DISTINCT FROM / <=> is not supported",
-    "nullsafeneq": "IS DISTINCT FROM is not supported",
-    "dpipe": "string concatenation (||) is not supported",
-    "case": "CASE expressions are not supported",
-    "block": "multiple statements are not supported",
-    "array": "array literals are not supported (IN takes a list of values)",
-    "struct": "object literals are not supported",
-    "parameter": "@name parameters are not supported (use :name)",
-}
-
-
-def _unsupported(e: "exp.Expression") -> str:
-    """A message naming the construct ``e``."""
-    key = e.key
-    if key in _ARITHMETIC:
-        return f"arithmetic ({_ARITHMETIC[key]}) is not supported: {_sql(e)}"
-    if key in _NAMED:
-        return f"{_NAMED[key]}: {_sql(e)}"
-    if isinstance(e, (exp.Query, exp.Subquery, exp.Exists)):
-        return f"subqueries are not supported: {_sql(e)}"
-    if isinstance(e, exp.Func):
-        name = e.name if isinstance(e, exp.Anonymous) else e.sql_name()
-        return f"unsupported construct: function call {name.upper()}(...)"
-    return f"unsupported construct: {type(e).__name__} ({_sql(e)})"
-
-
-def _sql(e: "exp.Expression") -> str:
-    text = e.sql()
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 # -- evaluation ------------------------------------------------------------------------------
 
 NULL, BOOL, NUMBER, STRING, ARRAY, OBJECT = range(6)  # kinds, in sort order
@@ -581,11 +325,9 @@ class _Kinds(dict):
     """type -> kind; exact JSON types are preloaded, subclasses are resolved once on first use."""
 
     def __missing__(self, cls: type) -> int:
-        for base, kind in ((bool, BOOL), ((int, float), NUMBER), (str, STRING), (dict, OBJECT)):
-            if issubclass(cls, base):
-                break
-        else:
-            kind = ARRAY  # list and tuple subclasses (records hold JSON values only)
+        bases = ((bool, BOOL), ((int, float), NUMBER), (str, STRING), (dict, OBJECT))
+        # what is left: list and tuple subclasses (records hold JSON values only)
+        kind = next((kind for base, kind in bases if issubclass(cls, base)), ARRAY)
         self[cls] = kind
         return kind
 
@@ -647,24 +389,7 @@ def _compile(node: Node, want: bool) -> Callable[[dict], bool]:
         return _compile(node.item, not want)
     if isinstance(node, (And, Or)):
         tests = tuple(_compile(item, want) for item in node.items)
-        if isinstance(node, And) == want:  # all items must pass
-
-            def every(doc: dict) -> bool:
-                for test in tests:
-                    if not test(doc):
-                        return False
-                return True
-
-            return every
-
-        def some(doc: dict) -> bool:
-            for test in tests:
-                if test(doc):
-                    return True
-            return False
-
-        return some
-
+        return _every(tests) if isinstance(node, And) == want else _some(tests)
     get, kinds = _getter(node.field), _KIND
     if isinstance(node, IsNull):
         return (lambda doc: get(doc) is None) if want else (lambda doc: get(doc) is not None)
@@ -697,17 +422,84 @@ def _compile(node: Node, want: bool) -> Callable[[dict], bool]:
 
         return contains
     if isinstance(node, Like):
-        regex = "".join(
-            ".*" if c == "%" else "." if c == "_" else re.escape(c) for c in node.pattern
-        )
-        fullmatch = re.compile(regex, re.DOTALL).fullmatch
+        fits = like_matcher(node.pattern)
 
         def like(doc: dict) -> bool:
             x = get(doc)
-            return isinstance(x, str) and (fullmatch(x) is not None) is want
+            return isinstance(x, str) and fits(x) is want
 
         return like
     raise TypeError(f"not a query node: {node!r}")
+
+
+def _every(tests: tuple) -> Callable[[dict], bool]:
+    def every(doc: dict) -> bool:
+        for test in tests:
+            if not test(doc):
+                return False
+        return True
+
+    return every
+
+
+def _some(tests: tuple) -> Callable[[dict], bool]:
+    def some(doc: dict) -> bool:
+        for test in tests:
+            if test(doc):
+                return True
+        return False
+
+    return some
+
+
+def like_matcher(pattern: str) -> Callable[[str], bool]:
+    """``text LIKE pattern`` (``%``: any run, ``_``: any one character) without backtracking:
+    the pieces between ``%`` are found left to right, each at its leftmost place, which is
+    exact for ``%`` and costs at most (text length x pattern length), never exponential."""
+    first, *middle = [_Piece(part) for part in pattern.split("%")]
+    if not middle:
+        return lambda text: len(text) == first.size and first.at(text, 0)
+    *middle, last = middle
+    least = first.size + last.size + sum(piece.size for piece in middle)
+
+    def fits(text: str) -> bool:
+        end = len(text) - last.size
+        if len(text) < least or not (first.at(text, 0) and last.at(text, end)):
+            return False
+        start = first.size
+        for piece in middle:
+            found = piece.find(text, start, end)
+            if found < 0:
+                return False
+            start = found + piece.size
+        return True
+
+    return fits
+
+
+class _Piece:
+    """A run of a LIKE pattern between ``%``: literal characters and ``_`` (any one)."""
+
+    def __init__(self, text: str) -> None:
+        self.size = len(text)
+        self._text = text
+        self._regex = None
+        if "_" in text:  # '.' and literals only: a fixed-length regex never backtracks
+            body = "".join("." if c == "_" else re.escape(c) for c in text)
+            self._regex = re.compile(body, re.DOTALL)
+
+    def at(self, text: str, pos: int) -> bool:
+        """Whether the piece matches ``text[pos:pos + size]``."""
+        if self._regex is None:
+            return text.startswith(self._text, pos)
+        return self._regex.match(text, pos, pos + self.size) is not None
+
+    def find(self, text: str, start: int, end: int) -> int:
+        """The leftmost place in ``text[start:end]`` where the piece matches whole, or -1."""
+        if self._regex is None:
+            return text.find(self._text, start, end)
+        found = self._regex.search(text, start, end)
+        return -1 if found is None else found.start()
 
 
 _EVERYTHING = Query(None, (), None, 0)

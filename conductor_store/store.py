@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import random
+import contextlib
+import dataclasses
 import threading
 import time
 from functools import cached_property
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
 
 from . import records as _records
 from .backends import lookup
-from .backends.base import Backend, Change, Write
-from .errors import ConflictError, NotFoundError, StoreError, ValidationError
+from .backends.base import Backend, Change, IndexSpec, Write
+from .errors import ChangesPrunedError, ConflictError, NotFoundError, StoreError, ValidationError
 from .ids import new_id
-from .query import Query, compile_query
+from .query import Query, clamp_count, compile_query, field_path
+from .retry import RetryPolicy
 from .urls import default_url, redact_url, split_scheme
 from .validation import check_doc, check_id, check_project, check_table, copy_json
 
 T = TypeVar("T")
+
+#: ``atomic()``'s default: keep trying for up to 10 s (no count), pausing about 1 ms at first,
+#: doubling to at most 50 ms, fully jittered, so that contenders spread out as they collide.
+ATOMIC_POLICY = RetryPolicy(attempts=None, base=0.001, cap=0.05, jitter=1.0, deadline=10.0)
 
 
 def open(url: str | None = None, *, project: str = "default", **options: Any) -> "Store":
@@ -26,16 +32,24 @@ def open(url: str | None = None, *, project: str = "default", **options: Any) ->
     if url is None:
         url = default_url()
     if not isinstance(url, str) or not url:
-        raise ValueError(f"url must be a non-empty string, not {url!r}")
+        shown = type(url).__name__ if not isinstance(url, str) else "an empty string"
+        raise ValidationError(f"url must be a non-empty string, not {shown}")
     check_project(project)
     scheme, _ = split_scheme(url)
-    factory = lookup(scheme)
+    factory = lookup(scheme, redact_url(url))
     backend = factory(url, project=project, **options)
     return _records.remember_open(Store(backend, project=project), url, options)
 
 
 class _Reader:
-    """The reads and writes shared by :class:`Store` and :class:`Transaction`."""
+    """The reads shared by :class:`Store` and :class:`Transaction`: both validate here and
+    answer through their own :meth:`_find` / :meth:`_count`."""
+
+    def _find(self, table: str, query: Query) -> list[dict]:
+        raise NotImplementedError
+
+    def _count(self, table: str, query: Query) -> int:
+        raise NotImplementedError
 
     def find(
         self,
@@ -53,6 +67,7 @@ class _Reader:
     def count(
         self, table: str, where: dict | str | None = None, *, params: dict | None = None
     ) -> int:
+        """How many records of ``table`` match ``where``."""
         return self._count(check_table(table), compile_query(where, params))
 
     # -- SQL (conductor_store/sql, docs/query.md) ------------------------------------------
@@ -78,6 +93,7 @@ class Store(_Reader):
         self.project = project
         self._closed = False
         self._close_lock = threading.Lock()
+        self._retry_turn = threading.RLock()  # retries of atomic() in this process take turns
 
     # -- context management -------------------------------------------------------------
     def __enter__(self) -> "Store":
@@ -129,7 +145,9 @@ class Store(_Reader):
 
     def _commit_one(self, write: Write, expected: int | None) -> Any:
         """Commit one write; returns its Change's document (None if nothing changed)."""
-        checks = {} if expected is None else {(write.table, write.id): expected}
+        checks: dict[tuple, int | None] = {}
+        if expected is not None:
+            checks[(write.table, write.id)] = expected
         result = self.backend.commit([write], checks)
         self._committed(result.seq)
         change = result.changes[0]
@@ -165,34 +183,80 @@ class Store(_Reader):
         """``with store.transaction() as tx:`` -- commits on normal exit, rolls back on error."""
         return Transaction(self)
 
-    def atomic(self, fn: Callable[["Transaction"], T], *, retries: int = 10) -> T:
-        """Run ``fn(tx)`` in a transaction, retrying on ``ConflictError`` with jittered
-        back-off, and return what it returned. The last conflict is raised when retries run out."""
-        delays = retry_delays(retries)
+    def atomic(
+        self,
+        fn: Callable[["Transaction"], T],
+        *,
+        retries: int | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> T:
+        """Run ``fn(tx)`` in a transaction and return what it returned, running it again on
+        fresh data whenever the commit raises ``ConflictError``.
+
+        By default it keeps trying for up to 10 s with capped, jittered back-off
+        (:data:`ATOMIC_POLICY`); ``policy`` sets another :class:`RetryPolicy`, and
+        ``retries=n`` allows at most ``n`` retries. When they run out, the ``ConflictError``
+        raised says how many attempts were made in how long."""
+        attempts = Attempts(policy, retries)
         while True:
-            try:
-                with self.transaction() as tx:
-                    return fn(tx)
-            except ConflictError:
-                pause = next(delays, None)
-                if pause is None:
-                    raise
-                time.sleep(pause)
+            with self._retry_turn if attempts.queued else contextlib.nullcontext():
+                tx = self.transaction()
+                try:
+                    with tx:
+                        return fn(tx)
+                except ConflictError as error:
+                    pause = attempts.pause_after(error, tx.conflict_is_final())
+            time.sleep(pause)
 
     # -- change log and facts ------------------------------------------------------------
     def changes(
         self, since: int = 0, *, tables: Iterable[str] | None = None, limit: int | None = None
     ) -> list[Change]:
-        """Changes of commits numbered above ``since``, in commit order, from any process."""
+        """Changes of commits numbered above ``since``, in commit order, from any process.
+        ``ChangesPrunedError`` (its ``oldest``: where to continue) when the log no longer
+        holds all of them."""
         if isinstance(since, bool) or not isinstance(since, int) or since < 0:
             raise ValidationError(f"since must be a non-negative integer, not {since!r}")
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
         ):
             raise ValidationError(f"limit must be a non-negative integer, not {limit!r}")
+        limit = clamp_count(limit)
         if tables is not None:
             tables = [check_table(t) for t in _as_list(tables, "tables")]
-        return self.backend.changes(since, tables, limit)
+        backend = self.backend
+        _check_not_pruned(backend, since)
+        found = backend.changes(since, tables, limit)
+        _check_not_pruned(backend, since)  # a prune may have raced with the read
+        return found
+
+    # -- indexes -------------------------------------------------------------------------
+    def ensure_index(
+        self, table: str, fields: str | Iterable[str], *, unique: bool = False
+    ) -> IndexSpec:
+        """Declare an index on ``fields`` (a dotted field name or a list of them) of
+        ``table``; idempotent, persisted by backends that keep indexes. Answers never depend
+        on indexes, only their cost does -- except ``unique=True``, which makes a commit giving
+        two records the same values raise ``ConflictError``; a backend that cannot enforce it
+        raises ``StoreError``. Returns the :class:`IndexSpec`."""
+        check_table(table)
+        names = [fields] if isinstance(fields, str) else _as_list(fields, "fields")
+        if not names:
+            raise ValidationError("an index needs at least one field")
+        paths = [".".join(field_path(f, "an index field", ValidationError)) for f in names]
+        if len(set(paths)) != len(paths):
+            raise ValidationError(f"an index names each field once, not {paths!r}")
+        if not isinstance(unique, bool):
+            raise ValidationError(f"unique must be True or False, not {unique!r}")
+        spec = IndexSpec(table, tuple(paths), unique)
+        self.backend.ensure_index(spec)
+        return spec
+
+    def indexes(self, table: str | None = None) -> list[IndexSpec]:
+        """The indexes the backend keeps (of ``table`` only, when given), sorted."""
+        if table is not None:
+            check_table(table)
+        return [spec for spec in self.backend.indexes() if table in (None, spec.table)]
 
     def info(self) -> dict[str, Any]:
         """Which backend, where (any password removed), which project."""
@@ -334,12 +398,55 @@ class Store(_Reader):
         return self.backend.nearest(check_table(table), field, vector, k, query)
 
 
-def retry_delays(retries: int) -> Iterator[float]:
-    """Jittered exponential back-off: one pause (seconds) per allowed retry."""
-    delay = 0.001
-    for _ in range(retries):
-        yield delay * (0.5 + random.random())
-        delay = min(delay * 2, 0.1)
+def _check_not_pruned(backend: Backend, since: int) -> None:
+    oldest = backend.pruned_through()
+    if since < oldest:
+        raise ChangesPrunedError(
+            f"the change log no longer holds commits up to {oldest} (pruned): "
+            f"changes(since={since}) would miss some; read the records again and continue "
+            f"with changes(since={oldest})",
+            oldest,
+        )
+
+
+class Attempts:
+    """The retry loop of one ``atomic()`` call, shared by :meth:`Store.atomic` and the asyncio
+    facade's ``atomic``: it counts the attempts and paces them by a :class:`RetryPolicy`.
+
+    A first attempt runs at once; retries (:attr:`queued`) run one at a time per store in a
+    process (a local queue), so that contenders of one process stop colliding with each
+    other and only the back-off spreads them against other processes."""
+
+    def __init__(self, policy: RetryPolicy | None = None, retries: int | None = None) -> None:
+        policy = policy or ATOMIC_POLICY
+        if retries is not None:
+            if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+                raise ValidationError(f"retries must be an integer >= 0, not {retries!r}")
+            policy = dataclasses.replace(policy, attempts=retries)
+        self._delays: Iterator[float] = policy.delays()
+        self._start = time.monotonic()
+        self.count = 0
+
+    @property
+    def queued(self) -> bool:
+        """Whether the next attempt is a retry, to run in its turn."""
+        return self.count > 0
+
+    def pause_after(self, error: ConflictError, final: bool = False) -> float:
+        """Count a failed attempt; return how long to pause before the next one, or raise a
+        ``ConflictError`` saying how many attempts took how long when no retry is left. A
+        ``final`` conflict (one that no retry can avoid) is raised as it is, at once."""
+        if final:
+            raise error
+        self.count += 1
+        pause = next(self._delays, None)
+        if pause is None:
+            spent = time.monotonic() - self._start
+            raise ConflictError(
+                f"atomic() gave up after {self.count} attempt{'s' if self.count > 1 else ''} "
+                f"in {spent:.2f} s: {error}"
+            ) from error
+        return pause
 
 
 def _prepare_insert(table: str, doc: Any, id: str | None) -> tuple[str, dict]:
@@ -361,6 +468,7 @@ def _as_list(values: Any, what: str) -> list:
 
 
 _ABSENT = object()
+_Kind = Literal["insert", "put", "merge", "delete"]
 
 
 class Transaction(_Reader):
@@ -374,7 +482,7 @@ class Transaction(_Reader):
     def __init__(self, store: Store) -> None:
         self._store = store
         self._backend = store.backend
-        self._reads: dict[tuple, int | None] = {}
+        self._reads: dict[tuple, int | None] = {}  # key -> version read (None: absent)
         self._writes: dict[tuple, Write] = {}  # key -> final write (insert/put/delete)
         self._state = "open"
 
@@ -402,6 +510,20 @@ class Transaction(_Reader):
         self._state = "committed"
         return seq
 
+    def conflict_is_final(self) -> bool:
+        """After this transaction's commit raised ``ConflictError``: whether running the same
+        function again must conflict again -- every record it read is as it was, yet an id it
+        inserted without reading is taken (the same reads lead to the same insert). Reads the
+        records concerned; ``atomic()`` then gives up at once instead of retrying in vain."""
+        inserts = [key for key, write in self._writes.items() if write.kind == "insert"]
+        if self._state != "failed" or not inserts:
+            return False
+        for (table, id), version in self._reads.items():
+            doc = self._backend.get(table, id)
+            if (None if doc is None else doc["_version"]) != version:
+                return False
+        return any(self._backend.get(table, id) is not None for table, id in inserts)
+
     def rollback(self) -> None:
         if self._state == "open":
             self._state = "rolled back"
@@ -417,9 +539,10 @@ class Transaction(_Reader):
         self._reads.setdefault((table, id), None if doc is None else doc["_version"])
         return doc
 
-    def _as_doc(self, write: Write) -> dict:
-        base = self._reads.get((write.table, write.id))
-        return {**copy_json(write.doc), "id": write.id, "_version": (base or 0) + 1}
+    @staticmethod
+    def _as_doc(write: Write) -> dict:
+        """A pending write as a record: its ``_version`` is None until the commit numbers it."""
+        return {**copy_json(write.doc), "id": write.id, "_version": None}
 
     def get(self, table: str, id: str) -> dict | None:
         self._check_open()
@@ -449,6 +572,7 @@ class Transaction(_Reader):
 
     # -- writes --------------------------------------------------------------------------
     def insert(self, table: str, doc: dict, *, id: str | None = None) -> dict:
+        """Create a record at commit; ``ConflictError`` (now or at commit) if the id exists."""
         self._check_open()
         id, body = _prepare_insert(table, doc, id)
         key = (table, id)
@@ -456,11 +580,13 @@ class Transaction(_Reader):
             raise ConflictError(f"{table}:{id} already exists (inserted in this transaction)")
         if self._reads.get(key, _ABSENT) not in (None, _ABSENT) and key not in self._writes:
             raise ConflictError(f"{table}:{id} already exists")
-        kind = "put" if key in self._reads else "insert"
+        # after a read (or a delete) of the key, its check already says "absent"
+        kind: _Kind = "put" if key in self._reads else "insert"
         self._writes[key] = Write(kind, table, id, body)
         return self._as_doc(self._writes[key])
 
     def put(self, table: str, id: str, doc: dict) -> dict:
+        """Create or replace a record at commit (``_version`` in ``doc``: compare-and-set)."""
         self._check_open()
         check_table(table)
         body, expected = check_doc(doc, check_id(id))
@@ -469,6 +595,7 @@ class Transaction(_Reader):
         return self._write(table, id, body)
 
     def update(self, table: str, id: str, changes: dict) -> dict:
+        """Shallow-merge ``changes`` at commit; ``NotFoundError`` now if the record is absent."""
         self._check_open()
         check_table(table)
         body, expected = check_doc(changes, check_id(id))
@@ -481,28 +608,40 @@ class Transaction(_Reader):
         return self._write(table, id, {**current, **body})
 
     def delete(self, table: str, id: str) -> bool:
+        """Delete a record at commit; True if it exists as this transaction sees it."""
         self._check_open()
         check_table(table)
         check_id(id)
         existed = self._current(table, id) is not None
         key = (table, id)
-        if self._writes.get(key, Write("put", table, id)).kind == "insert":
-            del self._writes[key]  # inserted here, deleted here: nothing to commit
+        write = self._writes.get(key)
+        if write is not None and write.kind == "insert":
+            # A blind insert, now undone: the insert promised that the id was free, so the
+            # commit checks that it still is (else ConflictError); the delete keeps the record
+            # out of this transaction's reads and writes nothing when the check holds.
+            self._reads[key] = None
+            self._writes[key] = Write("delete", table, id)
         elif existed:
             self._writes[key] = Write("delete", table, id)
         return existed
 
     def _write(self, table: str, id: str, body: dict) -> dict:
         key = (table, id)
-        kind = "insert" if key in self._writes and self._writes[key].kind == "insert" else "put"
+        previous = self._writes.get(key)
+        kind: _Kind = "insert" if previous is not None and previous.kind == "insert" else "put"
         self._writes[key] = Write(kind, table, id, body)
         return self._as_doc(self._writes[key])
 
     @staticmethod
     def _expect(table: str, id: str, current: dict | None, expected: int | None) -> None:
         if expected is not None and (current is None or current["_version"] != expected):
-            found = "absent" if current is None else current["_version"]
-            raise ConflictError(f"{table}:{id} is at version {found}, not {expected}")
+            if current is None:
+                found = "absent"
+            elif current["_version"] is None:
+                found = "written in this transaction (no version until commit)"
+            else:
+                found = f"at version {current['_version']}"
+            raise ConflictError(f"{table}:{id} is {found}, not at version {expected}")
 
     # -- records (conductor_store.records): tx.tasks etc. join this transaction ----------
     def _repo(self, name: str) -> Any:

@@ -28,14 +28,19 @@ def split_scheme(url: str) -> tuple[str, str]:
     return match.group(1).lower(), match.group(2)
 
 
+_SECRET_PARAM = re.compile(r"(?i)((?:^|&)(?:pass|password|pwd|secret|token)=)[^&]*")
+
+
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
+    """The URL with any password replaced by ``***`` (in the user info, and as the value of
+    a ``password``/``pass``/``pwd``/``secret``/``token`` query parameter)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return re.sub(r"://[^@/]*@", "://***@", url)
+    query = _SECRET_PARAM.sub(r"\1***", parts.query)
     if parts.password is None:
-        return url
+        return url if query == parts.query else urlunsplit(parts._replace(query=query))
     netloc = parts.netloc.rsplit("@", 1)
     user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}", query=query))

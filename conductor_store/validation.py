@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Iterable
 
 from .errors import ValidationError
 
@@ -48,9 +48,27 @@ def check_project(project: Any) -> str:
     return project
 
 
+def string_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored on every backend alike (a NUL character, or a lone
+    surrogate that has no UTF-8 form), or None when it can."""
+    if "\x00" in text:
+        return "contains a NUL character (\\x00)"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return f"contains a lone surrogate ({text[error.start]!r}), which has no UTF-8 form"
+    return None
+
+
 def _copy_value(value: Any, where: str, depth: int) -> Any:
     """Return a private copy of a JSON value, or raise naming the offending place."""
-    if value is None or isinstance(value, (str, bool)):
+    if isinstance(value, str):
+        problem = string_problem(value)
+        if problem:
+            raise ValidationError(f"{where}: string {_show(value)} {problem}")
+        return value
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         if not INT_MIN <= value <= INT_MAX:
@@ -67,6 +85,9 @@ def _copy_value(value: Any, where: str, depth: int) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValidationError(f"{where}: key {_show(key)} is not a string")
+            problem = string_problem(key)
+            if problem:
+                raise ValidationError(f"{where}: key {_show(key)} {problem}")
             out[key] = _copy_value(item, f"{where}.{key}", depth + 1)
         return out
     if isinstance(value, list):
@@ -111,3 +132,15 @@ def copy_json(value: Any) -> Any:
     if isinstance(value, list):
         return [copy_json(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
+
+
+def check_options(options: dict, known: Iterable[str], where: str) -> None:
+    """Refuse option names outside ``known`` with a ValidationError listing the known ones
+    (``where`` names the backend, e.g. ``"the JSON backend"``). The one check every backend's
+    ``open_backend`` uses for its keyword options."""
+    known = sorted(known)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValidationError(
+            f"unknown option(s) for {where}: {', '.join(unknown)} (known: {', '.join(known)})"
+        )

@@ -62,6 +62,9 @@ def test_conductor_store_url_overrides_the_default(tmp_path, monkeypatch):
         ("ws://root:s3cret@db.example:8000/rpc", "ws://root:***@db.example:8000/rpc"),
         ("wss://db.example", "wss://db.example"),
         ("json:///tmp/x", "json:///tmp/x"),
+        ("ws://db:1/?ns=a&password=s3cret&db=b", "ws://db:1/?ns=a&password=***&db=b"),
+        ("ws://u:pw@db:1/?token=abc", "ws://u:***@db:1/?token=***"),
+        ("ws://db:1/?passwords_note=kept", "ws://db:1/?passwords_note=kept"),
     ],
 )
 def test_redact_url_hides_only_the_password(url, shown):
@@ -98,3 +101,44 @@ def test_third_party_backend_registers_through_an_entry_point(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["fake", "1"]
+
+
+def test_register_refuses_to_replace_a_scheme_unless_asked():
+    """register() of a taken scheme raises ValidationError naming it; replace=True replaces;
+    the same factory again is a no-op."""
+
+    def first(url, *, project, **options):
+        raise AssertionError("not opened here")
+
+    def second(url, *, project, **options):
+        raise AssertionError("not opened here")
+
+    cs.register("regtest", first)
+    cs.register("regtest", first)  # the same factory: fine
+    with pytest.raises(cs.ValidationError, match="'regtest' is already registered"):
+        cs.register("regtest", second)
+    with pytest.raises(cs.ValidationError, match="'json' is already registered"):
+        cs.register("json", second)
+    cs.register("regtest", second, replace=True)
+    from conductor_store.backends import lookup
+
+    assert lookup("regtest") is second
+    with pytest.raises(cs.ValidationError, match="scheme"):
+        cs.register("no spaces", first)
+
+
+@pytest.mark.parametrize("url", [b"json:///tmp/x", 7, ["mem://"], ""], ids=repr)
+def test_non_string_url_is_a_validation_error(url):
+    """open() of a non-string (or empty) URL raises ValidationError, also a ValueError."""
+    with pytest.raises(cs.ValidationError) as info:
+        cs.open(url)
+    assert isinstance(info.value, ValueError)
+
+
+def test_unknown_scheme_names_the_url_without_its_password():
+    """The unknown-scheme error is a ValidationError naming the URL with its password hidden."""
+    with pytest.raises(cs.ValidationError) as info:
+        cs.open("nosuch://alice:Sekr3t-Pw@db.example:1/x")
+    message = str(info.value)
+    assert "Sekr3t-Pw" not in message
+    assert "nosuch://alice:***@db.example:1/x" in message

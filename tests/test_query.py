@@ -919,3 +919,100 @@ def test_query_is_frozen():
 def test_lookup(path, expected):
     assert lookup(DOC, path) is expected or lookup(DOC, path) == expected
     assert type(lookup(DOC, path)) is type(expected)
+
+
+# -- linear cost: LIKE without backtracking, huge ORs as flat nodes ---------------------------
+def _like_reference(pattern: str, text: str) -> bool:
+    """LIKE by dynamic programming over (pattern, text) positions: the definition."""
+    reach = {0}
+    for c in pattern:
+        if c == "%":
+            reach = set(range(min(reach), len(text) + 1)) if reach else set()
+        else:
+            reach = {i + 1 for i in reach if i < len(text) and (c == "_" or text[i] == c)}
+    return len(text) in reach
+
+
+def test_like_agrees_with_its_definition_on_random_patterns():
+    """like_matcher answers exactly as the DP definition of LIKE on 20,000 random cases over a
+    small alphabet (where '%' and '_' pieces overlap the most)."""
+    from conductor_store.query import like_matcher
+
+    rng = random.Random(11)
+    for _ in range(20_000):
+        pattern = "".join(rng.choice("ab%_\n") for _ in range(rng.randint(0, 7)))
+        text = "".join(rng.choice("ab\n") for _ in range(rng.randint(0, 9)))
+        assert like_matcher(pattern)(text) is _like_reference(pattern, text), (pattern, text)
+
+
+def test_like_with_many_wildcards_answers():
+    """A pattern that makes a backtracking regex explode ('%a%a...%ab' against 50 a's) gets
+    its answer (False) from the linear matcher; a matching text still matches."""
+    query = compile_query("s LIKE :p", {"p": "%a" * 25 + "%ab"})
+    assert query.matches({"s": "a" * 50}) is False
+    assert query.matches({"s": "a" * 50 + "b"}) is True
+
+
+def test_three_thousand_ors_on_one_field_become_one_in():
+    """A chain of 3,000 equalities ORed on one field compiles to a single In node (one set
+    lookup per record) with the same answers."""
+    where = " OR ".join(f"v = {i}" for i in range(3000))
+    node = compile_query(where).where
+    assert node == In(("v",), tuple(range(3000)))
+    query = compile_query(where)
+    assert [query.matches({"v": v}) for v in (0, 2999, 3000, None, "0")] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
+
+
+def test_three_thousand_ors_of_different_fields_are_one_flat_node():
+    """3,000 ORs over different fields (and parenthesised sub-chains) are one flat Or node, and
+    evaluating it needs no recursion per item."""
+    where = " OR ".join(f"(f{i} = 1 OR (g{i} > 2))" for i in range(3000))
+    node = compile_query(where).where
+    assert isinstance(node, Or) and len(node.items) == 6000
+    assert not any(isinstance(item, Or) for item in node.items)
+    query = compile_query(where)
+    assert query.matches({"g2999": 3}) is True
+    assert query.matches({"g2999": 2}) is False
+
+
+@pytest.mark.parametrize(
+    "text, node",
+    [
+        ("a = 1 OR a = TRUE", In(("a",), (1, True))),  # true and 1 stay apart
+        ("a = 1 OR a IN (2, 1) OR b = 1", Or((In(("a",), (1, 2)), Compare("=", ("b",), 1)))),
+        ("a = 1 OR b = 2 OR a = 3", Or((In(("a",), (1, 3)), Compare("=", ("b",), 2)))),
+        ("a = 1 OR a > 3", Or((Compare("=", ("a",), 1), Compare(">", ("a",), 3)))),
+        ("a = 1 AND a = 2", And((Compare("=", ("a",), 1), Compare("=", ("a",), 2)))),
+        ("(a = 1 AND b = 1) AND c = 1", And(tuple(Compare("=", (f,), 1) for f in "abc"))),
+    ],
+)
+def test_or_of_equalities_on_one_field_merges(text, node):
+    """Equalities and INs ORed on one field merge into one In at the first one's place; other
+    nodes and ANDs keep their shape (ANDs and ORs are always flat)."""
+    assert where_of(text) == node
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "\udc80", "ok\ud800"], ids=repr)
+def test_query_values_with_nul_or_lone_surrogates_are_refused(value):
+    """A string parameter holding NUL or a lone surrogate is a QueryError (no backend can
+    compare it the same way)."""
+    with pytest.raises(QueryError, match="NUL|surrogate"):
+        compile_query("a = :v", {"v": value})
+    with pytest.raises(QueryError, match="NUL|surrogate"):
+        compile_query({"a": [value]})
+
+
+@pytest.mark.parametrize("big", [2**63, 2**64, 10**30])
+def test_limit_and_offset_beyond_64_bits_are_clamped(big):
+    """A limit above 2**63-1 means all records; an offset above it is 2**63-1 (past every
+    record): what every backend then receives."""
+    assert compile_query(limit=big).limit is None
+    query = compile_query(limit=big, offset=big)
+    assert (query.limit, query.offset) == (None, 2**63 - 1)
+    assert query.apply([{"id": "a"}]) == []

@@ -12,13 +12,18 @@ Third-party packages add schemes through the entry-point group ``conductor_store
 from __future__ import annotations
 
 import importlib
-from typing import Callable, Union
+import re
+from typing import TYPE_CHECKING, Callable, Union
 
-from ..validation import copy_json
+from ..errors import ValidationError
+from ..validation import check_options, copy_json
 
-__all__ = ["ENTRY_POINT_GROUP", "copy_json", "lookup", "register", "schemes"]
+if TYPE_CHECKING:
+    from .base import Backend
 
-Factory = Callable[..., "Backend"]  # noqa: F821
+__all__ = ["ENTRY_POINT_GROUP", "check_options", "copy_json", "lookup", "register", "schemes"]
+
+Factory = Callable[..., "Backend"]
 
 _BUILTIN: dict[str, str] = {
     "json": "conductor_store.backends.jsonfiles:open_backend",
@@ -35,12 +40,36 @@ _entry_points_loaded = False
 ENTRY_POINT_GROUP = "conductor_store.backends"
 
 
-def register(scheme: str, factory: Union[str, Factory]) -> None:
-    """Make ``scheme://...`` URLs open through ``factory`` (a callable or ``"module:attr"``)."""
-    _registry[scheme.lower()] = factory
+_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*")
+
+
+def register(scheme: str, factory: Union[str, Factory], *, replace: bool = False) -> None:
+    """Make ``scheme://...`` URLs open through ``factory`` (a callable or ``"module:attr"``).
+
+    A scheme already taken (built in, registered, or declared by an entry point) is refused
+    with ``ValidationError`` unless ``replace=True``; registering the same factory again is a
+    no-op."""
+    if not isinstance(scheme, str) or not _SCHEME.fullmatch(scheme.lower()):
+        raise ValidationError(f"invalid URL scheme {scheme!r}: schemes match [a-z][a-z0-9+.-]*")
+    scheme = scheme.lower()
+    _load_entry_points()
+    current = _registry.get(scheme)
+    if current is not None and current != factory and not replace:
+        raise ValidationError(
+            f"URL scheme {scheme!r} is already registered (to {_describe(current)}); "
+            "pass replace=True to replace it"
+        )
+    _registry[scheme] = factory
+
+
+def _describe(factory: Union[str, Factory]) -> str:
+    if isinstance(factory, str):
+        return factory
+    return f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', factory)}"
 
 
 def schemes() -> list[str]:
+    """Every URL scheme that can be opened, sorted."""
     _load_entry_points()
     return sorted(_registry)
 
@@ -56,15 +85,17 @@ def _load_entry_points() -> None:
         _registry.setdefault(ep.name.lower(), ep.value)
 
 
-def lookup(scheme: str) -> Factory:
-    """Return the factory for ``scheme``; ``ValueError`` listing the known schemes if none."""
+def lookup(scheme: str, url: str | None = None) -> Factory:
+    """Return the factory for ``scheme``; ``ValidationError`` (a ``ValueError``) listing the
+    known schemes if none (naming ``url``, which must already be shown without its password)."""
     scheme = scheme.lower()
     if scheme not in _registry:
         _load_entry_points()
     target = _registry.get(scheme)
     if target is None:
-        raise ValueError(
-            f"unknown URL scheme {scheme!r}; known schemes: "
+        where = f" in {url!r}" if url is not None else ""
+        raise ValidationError(
+            f"unknown URL scheme {scheme!r}{where}; known schemes: "
             + ", ".join(f"{s}://" for s in schemes())
             + " (or a plain filesystem path for JSON files)"
         )

@@ -5,7 +5,34 @@ Everything else -- validation, id generation, transactions' read/write bookkeepi
 parsing, retries, domain records -- lives above it in :mod:`conductor_store.store`.
 
 Documents crossing this interface are plain dicts holding the record's fields plus ``"id"``
-(str) and ``"_version"`` (int, 1 on creation, +1 on every write of that record).
+(str) and ``"_version"`` (int): **the seq of the commit that last wrote the record** (like
+etcd's mod_revision). It grows on every write and never repeats for a key, even across a
+delete and a re-create, so a version check can never be fooled by a record that went away and
+came back (ABA). Every record a commit writes gets that commit's seq.
+
+What a backend may assume about its input
+-----------------------------------------
+The :class:`~conductor_store.Store` checks every argument before it calls a backend, so a
+backend must not check them again (one rule, one place: :mod:`conductor_store.validation`):
+
+* ``table`` matches ``[a-z_][a-z0-9_]{0,63}`` and ``id`` matches ``[A-Za-z0-9_.:-]{1,128}``
+  and is never ``.`` or ``..``; the project matches ``[A-Za-z0-9][A-Za-z0-9_-]{0,63}``.
+  These are safe as file names and as SurrealDB identifiers.
+* ``Write.kind`` is one of the four kinds; ``Write.doc`` is None exactly for ``delete``, and
+  otherwise a private, JSON-only dict (str keys; str, bool, None, 64-bit int, finite float,
+  list, dict; nested at most 64 deep; no string holding NUL or a lone surrogate) without
+  ``id`` or ``_version``. The backend may keep it; nobody else holds a reference.
+* A commit has at most one write per ``(table, id)``; ``checks`` keys are ``(table, id)``
+  pairs, each with an int version or None.
+* ``Query`` objects come from :func:`~conductor_store.query.compile_query`: field paths, values,
+  ``limit`` and ``offset`` (each at most ``2**63 - 1``) are validated.
+* ``since`` and ``limit`` of :meth:`Backend.changes` are non-negative ints (``limit`` at most
+  ``2**63 - 1``) and ``tables`` a list of valid table names; :class:`IndexSpec` tables and
+  field paths are valid.
+
+What it must not assume: that what it reads back from disk or a server is well formed (that is
+a :class:`~conductor_store.CorruptRecordError`), or that it is the only process or thread.
+Every error it lets escape must be a :class:`~conductor_store.StoreError`.
 """
 
 from __future__ import annotations
@@ -121,7 +148,8 @@ class Backend(ABC):
     def commit(self, writes: list[Write], checks: dict[Key, int | None]) -> CommitResult:
         """Atomically: verify that every ``(table, id)`` in ``checks`` still has the given
         ``_version`` (None: still absent), apply ``writes`` in order, give the commit the next
-        number of the project's sequence and record its changes in the change log.
+        number of the project's sequence (which becomes the ``_version`` of every record it
+        writes) and record its changes in the change log.
 
         Raises ``ConflictError`` (a check failed, or an ``insert`` found the record) or
         ``NotFoundError`` (a ``merge`` found nothing); then nothing at all was written.

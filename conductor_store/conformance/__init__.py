@@ -10,7 +10,7 @@ how to make a fresh location::
             return f"mybackend://{tmp_path}/data"
 
 Capability flags (class attributes) switch off the tests of optional features your backend
-does not have (the first three are on by default, ``network`` and ``credentials`` off); the
+does not have (the first four are on by default, ``network`` and ``credentials`` off); the
 skipped tests then say which flag skipped them:
 
 ``persistent``
@@ -21,6 +21,9 @@ skipped tests then say which flag skipped them:
 ``multiprocess``
     other processes can open the same location at the same time (child-process tests; set
     ``child_setup`` if a child needs an import to know your URL scheme);
+``indexes``
+    ``ensure_index(..., unique=True)`` is enforced (unique-index tests); without it, a unique
+    index may be refused with ``StoreError``, and non-unique ones must still be accepted;
 ``network`` (default ``False``)
     the store talks to a server over connections (reconnect, restart, pool and unreachable-server
     tests). Implement the hooks ``drop_connections()`` (make the server drop every open client
@@ -55,6 +58,8 @@ The tests use only the public API. They are grouped by theme, one mixin per modu
                        checkpoints, claim_next and read-modify-write under 4 workers
 ``integrity``          all-or-nothing commits, dense numbers, write order, push-down agreement
 ``stateful``           random operation sequences (hypothesis) checked against a dict model
+``indexes``            ensure_index()/indexes(): accepted, idempotent, unique ones enforced
+``bad_input``          the bad-input corpus: 300+ wrong arguments, each refused as documented
 =====================  ===========================================================
 
 Every test's docstring states the promise it checks.
@@ -84,6 +89,8 @@ EXPORTS = {
     "RecordsTests": "records",
     "RecordsAuditTests": "records_audit",
     "RecordsConcurrencyTests": "records_concurrency",
+    "IndexTests": "indexes",
+    "BadInputTests": "bad_input",
     "IntegrityTests": "integrity",
     "StatefulTests": "stateful",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conductor_store import Change, ConflictError
+from conductor_store import Change, ChangesPrunedError, ConflictError
 
 from ._support import last_seq
 
@@ -30,16 +30,16 @@ class ChangeLogTests:
         after = store.update("tasks", "x", {"b": 2})
         (change,) = store.changes(since)
         assert (change.op, change.doc) == ("update", after)
-        assert change.doc == {"a": 1, "b": 2, "id": "x", "_version": 2}
+        assert change.doc == {"a": 1, "b": 2, "id": "x", "_version": change.seq}
 
     def test_put_is_logged_as_insert_or_update(self, store):
         """put logs "insert" when it creates the record and "update" when it replaces it."""
         store.put("tasks", "x", {"v": 1})
         store.put("tasks", "x", {"w": 2})
-        ops = [(c.op, c.doc) for c in store.changes()]
-        assert ops == [
-            ("insert", {"v": 1, "id": "x", "_version": 1}),
-            ("update", {"w": 2, "id": "x", "_version": 2}),
+        first, second = store.changes()
+        assert [(c.op, c.doc) for c in (first, second)] == [
+            ("insert", {"v": 1, "id": "x", "_version": first.seq}),
+            ("update", {"w": 2, "id": "x", "_version": second.seq}),
         ]
 
     def test_delete_is_logged_with_no_doc(self, store):
@@ -101,6 +101,10 @@ class ChangeLogTests:
         ]
         assert len({c.seq for c in tx_changes}) == 1
         assert first < tx_changes[0].seq < log[-1].seq
+        # every record the transaction wrote carries its commit's seq as its version
+        assert all(c.doc["_version"] == c.seq for c in tx_changes if c.doc is not None)
+        assert store.get("tasks", "new")["_version"] == tx_changes[0].seq
+        assert store.get("runs", "r")["_version"] == tx_changes[0].seq
 
     def test_since_returns_only_later_commits(self, store):
         """changes(since=s) returns exactly the entries numbered above s."""
@@ -177,7 +181,7 @@ class ChangeLogTests:
         first = store.changes()
         first[0].doc["l"].append(2)
         first[0].doc["v"] = 1
-        assert store.changes()[0].doc == {"l": [1], "id": "x", "_version": 1}
+        assert store.changes()[0].doc == {"l": [1], "id": "x", "_version": first[0].seq}
 
     def test_seq_continues_after_failed_commits(self, store):
         """Commits after refused ones still get numbers above every earlier commit's."""
@@ -187,3 +191,36 @@ class ChangeLogTests:
             store.insert("tasks", {"v": 0}, id="x")
         store.update("tasks", "x", {"v": 1})
         assert last_seq(store) > s1
+
+    # -- pruning -------------------------------------------------------------------------
+    def test_pruned_change_log_says_where_to_continue(self, store):
+        """After ``prune_changes(k)`` the backend may forget entries up to ``k`` (or keep them:
+        ``pruned_through()`` says). ``changes(since)`` below that point raises
+        ChangesPrunedError whose ``oldest`` is where to continue; from there on the log is
+        unchanged, and every record is kept."""
+        for i in range(6):
+            store.put("tasks", f"t{i}", {"v": i})
+        log = store.changes()
+        through = log[2].seq
+        store.backend.prune_changes(through)
+        pruned = store.backend.pruned_through()
+        assert 0 <= pruned <= through
+        assert store.changes(pruned) == [c for c in log if c.seq > pruned]
+        if pruned:
+            for since in (0, pruned - 1):
+                with pytest.raises(ChangesPrunedError) as info:
+                    store.changes(since)
+                assert info.value.oldest == pruned
+                assert str(pruned) in str(info.value)
+        assert [d["v"] for d in store.get_many("tasks", [f"t{i}" for i in range(6)])] == list(
+            range(6)
+        )
+        store.put("tasks", "after", {"v": 6})
+        assert store.changes(pruned)[-1].id == "after"
+
+    def test_nothing_pruned_by_default(self, store):
+        """Until something is pruned, ``pruned_through()`` is 0 and ``changes(0)`` is the whole
+        log."""
+        store.put("tasks", "a", {"v": 1})
+        assert store.backend.pruned_through() == 0
+        assert [c.id for c in store.changes(0)] == ["a"]

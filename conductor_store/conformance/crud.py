@@ -9,16 +9,20 @@ import pytest
 
 from conductor_store import ConflictError, NotFoundError
 
-from ._support import ID_SYNTAX, ids, snapshot, strip
+from ._support import ID_SYNTAX, ids, last_seq, snapshot, strip
 
 
 class CrudTests:
     # -- insert -------------------------------------------------------------------------
-    def test_insert_returns_fields_id_and_version_1(self, store):
-        """insert returns a plain dict: the document's fields plus ``id`` and ``_version`` 1."""
+    def test_insert_returns_fields_id_and_version(self, store):
+        """insert returns a plain dict: the document's fields plus ``id`` and ``_version``, the
+        seq of the commit that wrote it."""
+        store.insert("tasks", {"v": 0}, id="before")
         doc = store.insert("tasks", {"title": "Write parser", "n": 1}, id="T1")
         assert type(doc) is dict
-        assert doc == {"title": "Write parser", "n": 1, "id": "T1", "_version": 1}
+        seq = last_seq(store)
+        assert seq >= 2
+        assert doc == {"title": "Write parser", "n": 1, "id": "T1", "_version": seq}
 
     def test_get_returns_what_insert_returned(self, store):
         """A record reads back exactly as insert returned it."""
@@ -46,17 +50,17 @@ class CrudTests:
 
     def test_insert_existing_id_conflicts(self, store):
         """insert of an id that exists raises ConflictError and leaves the record unchanged."""
-        store.insert("tasks", {"v": "first"}, id="dup")
+        first = store.insert("tasks", {"v": "first"}, id="dup")
         before = snapshot(store)
         with pytest.raises(ConflictError):
             store.insert("tasks", {"v": "second"}, id="dup")
-        assert store.get("tasks", "dup") == {"v": "first", "id": "dup", "_version": 1}
+        assert store.get("tasks", "dup") == first
         assert snapshot(store) == before
 
     def test_insert_accepts_id_in_doc_agreeing_with_call(self, store):
         """An ``id`` field equal to the call's id is accepted (and not stored twice)."""
         doc = store.insert("tasks", {"id": "same", "v": 1}, id="same")
-        assert doc == {"id": "same", "v": 1, "_version": 1}
+        assert doc == {"id": "same", "v": 1, "_version": last_seq(store)}
 
     # -- get / get_many -------------------------------------------------------------------
     def test_get_missing_returns_none(self, store):
@@ -86,17 +90,18 @@ class CrudTests:
         assert store.get_many("tasks", ["nope"]) == []
 
     # -- put ------------------------------------------------------------------------------
-    def test_put_creates_at_version_1(self, store):
-        """put of a new id creates it at version 1 and returns it."""
+    def test_put_creates_at_its_commits_version(self, store):
+        """put of a new id creates it, its ``_version`` the seq of that commit, and returns it."""
+        store.put("tasks", "p0", {"v": 0})
         doc = store.put("tasks", "p1", {"v": 1})
-        assert doc == {"v": 1, "id": "p1", "_version": 1}
+        assert doc == {"v": 1, "id": "p1", "_version": last_seq(store)}
         assert store.get("tasks", "p1") == doc
 
     def test_put_replaces_whole_document(self, store):
         """put of an existing id replaces the document: fields it does not give are gone."""
         store.insert("tasks", {"a": 1, "b": 2, "nested": {"x": 1}}, id="p1")
         doc = store.put("tasks", "p1", {"c": 3})
-        assert doc == {"c": 3, "id": "p1", "_version": 2}
+        assert doc == {"c": 3, "id": "p1", "_version": last_seq(store)}
         assert store.get("tasks", "p1") == doc
 
     # -- update ---------------------------------------------------------------------------
@@ -104,7 +109,7 @@ class CrudTests:
         """update sets the given fields and keeps the others, returning the whole record."""
         store.insert("tasks", {"a": 1, "b": 2}, id="u1")
         doc = store.update("tasks", "u1", {"b": 20, "c": 30})
-        assert doc == {"a": 1, "b": 20, "c": 30, "id": "u1", "_version": 2}
+        assert doc == {"a": 1, "b": 20, "c": 30, "id": "u1", "_version": last_seq(store)}
         assert store.get("tasks", "u1") == doc
 
     def test_update_replaces_nested_objects(self, store):
@@ -133,7 +138,7 @@ class CrudTests:
             "n": [1, {"k": None}],
             "l": {"now": "an object"},
             "id": "u1",
-            "_version": 2,
+            "_version": last_seq(store),
         }
 
     def test_update_can_set_field_to_null(self, store):
@@ -183,52 +188,85 @@ class CrudTests:
 
     # -- versions -------------------------------------------------------------------------
     def test_version_grows_on_every_write(self, store):
-        """``_version`` starts at 1 and grows by one on each insert/update/put of the record."""
-        assert store.insert("tasks", {"v": 0}, id="v")["_version"] == 1
-        assert store.update("tasks", "v", {"v": 1})["_version"] == 2
-        assert store.put("tasks", "v", {"v": 2})["_version"] == 3
-        assert store.update("tasks", "v", {"v": 2})["_version"] == 4  # same value: still a write
-        assert store.get("tasks", "v")["_version"] == 4
+        """Every insert/update/put of a record sets its ``_version`` to the seq of that commit,
+        so it grows on each write (writing the same value again is still a write)."""
+        writes = [
+            lambda: store.insert("tasks", {"v": 0}, id="v"),
+            lambda: store.update("tasks", "v", {"v": 1}),
+            lambda: store.put("tasks", "v", {"v": 2}),
+            lambda: store.update("tasks", "v", {"v": 2}),
+        ]
+        versions = []
+        for write in writes:
+            store.put("noise", "n", {"between": len(versions)})  # other commits in between
+            versions.append(write()["_version"])
+            assert versions[-1] == last_seq(store)
+        assert versions == sorted(set(versions))
+        assert store.get("tasks", "v")["_version"] == versions[-1]
 
     def test_versions_are_per_record(self, store):
         """Writing one record does not change another record's version."""
         store.insert("tasks", {"v": 0}, id="a")
-        store.insert("tasks", {"v": 0}, id="b")
+        b = store.insert("tasks", {"v": 0}, id="b")["_version"]
         for i in range(3):
             store.update("tasks", "a", {"v": i})
-        assert store.get("tasks", "b")["_version"] == 1
-        assert store.get("tasks", "a")["_version"] == 4
+        assert store.get("tasks", "b")["_version"] == b
+        assert store.get("tasks", "a")["_version"] == last_seq(store) > b
+
+    def test_version_never_repeats_after_delete_and_recreate(self, store):
+        """A record deleted and created again gets a version above every version it had
+        before (versions never repeat for a key, so a stale one can never match again)."""
+        old = [store.insert("tasks", {"v": 0}, id="r")["_version"]]
+        old.append(store.update("tasks", "r", {"v": 1})["_version"])
+        store.delete("tasks", "r")
+        again = store.insert("tasks", {"v": 0}, id="r")["_version"]
+        assert again == last_seq(store) > max(old)
+
+    def test_put_with_version_from_before_delete_conflicts(self, store):
+        """put or update carrying a ``_version`` read before the record was deleted and created
+        again raises ConflictError (ABA) and changes nothing."""
+        stale = store.insert("tasks", {"v": "old"}, id="r")["_version"]
+        store.delete("tasks", "r")
+        fresh = store.insert("tasks", {"v": "new"}, id="r")
+        before = snapshot(store)
+        with pytest.raises(ConflictError):
+            store.put("tasks", "r", {"v": "lost update", "_version": stale})
+        with pytest.raises(ConflictError):
+            store.update("tasks", "r", {"v": "lost update", "_version": stale})
+        assert store.get("tasks", "r") == fresh
+        assert snapshot(store) == before
 
     # -- compare-and-set ------------------------------------------------------------------
     def test_put_with_current_version_succeeds(self, store):
         """put with ``_version`` equal to the current version replaces and bumps the version."""
-        store.insert("tasks", {"v": 1}, id="c")
-        doc = store.put("tasks", "c", {"v": 2, "_version": 1})
-        assert doc == {"v": 2, "id": "c", "_version": 2}
+        current = store.insert("tasks", {"v": 1}, id="c")["_version"]
+        doc = store.put("tasks", "c", {"v": 2, "_version": current})
+        assert doc == {"v": 2, "id": "c", "_version": last_seq(store)}
+        assert doc["_version"] > current
 
     def test_put_with_stale_version_conflicts(self, store):
         """put with a ``_version`` that is not the current one raises ConflictError, no write."""
-        store.insert("tasks", {"v": 1}, id="c")
-        store.update("tasks", "c", {"v": 2})
+        stale = store.insert("tasks", {"v": 1}, id="c")["_version"]
+        current = store.update("tasks", "c", {"v": 2})
         before = snapshot(store)
         with pytest.raises(ConflictError):
-            store.put("tasks", "c", {"v": 99, "_version": 1})
-        assert store.get("tasks", "c") == {"v": 2, "id": "c", "_version": 2}
+            store.put("tasks", "c", {"v": 99, "_version": stale})
+        assert store.get("tasks", "c") == current
         assert snapshot(store) == before
 
     def test_update_with_current_version_succeeds(self, store):
         """update with the current ``_version`` merges and bumps the version."""
-        store.insert("tasks", {"a": 1}, id="c")
-        doc = store.update("tasks", "c", {"b": 2, "_version": 1})
-        assert doc == {"a": 1, "b": 2, "id": "c", "_version": 2}
+        current = store.insert("tasks", {"a": 1}, id="c")["_version"]
+        doc = store.update("tasks", "c", {"b": 2, "_version": current})
+        assert doc == {"a": 1, "b": 2, "id": "c", "_version": last_seq(store)}
 
     def test_update_with_stale_version_conflicts(self, store):
         """update with a stale ``_version`` raises ConflictError and changes nothing."""
-        store.insert("tasks", {"a": 1}, id="c")
-        store.update("tasks", "c", {"a": 2})
+        stale = store.insert("tasks", {"a": 1}, id="c")["_version"]
+        current = store.update("tasks", "c", {"a": 2})
         with pytest.raises(ConflictError):
-            store.update("tasks", "c", {"a": 99, "_version": 1})
-        assert store.get("tasks", "c") == {"a": 2, "id": "c", "_version": 2}
+            store.update("tasks", "c", {"a": 99, "_version": stale})
+        assert store.get("tasks", "c") == current
 
     def test_put_with_version_on_absent_record_conflicts(self, store):
         """put expecting a version of a record that does not exist raises ConflictError."""
@@ -284,18 +322,18 @@ class CrudTests:
             "nested": {"l": [1]},
             "meta": {"k": [1]},
             "id": "i",
-            "_version": 2,
+            "_version": last_seq(store),
         }
 
     def test_input_document_is_not_modified(self, store):
         """Writes do not add ``id``/``_version`` to (or otherwise change) the caller's dict."""
         doc = {"v": 1, "nested": {"a": 1}}
         store.insert("tasks", doc)
-        store.put("tasks", "p", doc)
-        changes = {"w": 2, "_version": 1}
+        version = store.put("tasks", "p", doc)["_version"]
+        changes = {"w": 2, "_version": version}
         store.update("tasks", "p", changes)
         assert doc == {"v": 1, "nested": {"a": 1}}
-        assert changes == {"w": 2, "_version": 1}
+        assert changes == {"w": 2, "_version": version}
 
     # -- ids and tables ---------------------------------------------------------------------
     def test_id_at_length_limit(self, store):
@@ -309,14 +347,14 @@ class CrudTests:
         """An id made of every allowed character (letters, digits, ``_ - . :``) round-trips."""
         every = string.ascii_letters + string.digits + "_-.:"
         store.put("tasks", every, {"v": 1})
-        assert store.get("tasks", every) == {"v": 1, "id": every, "_version": 1}
+        assert store.get("tasks", every) == {"v": 1, "id": every, "_version": last_seq(store)}
         assert ids(store.get_many("tasks", [every])) == [every]
 
     @pytest.mark.parametrize("odd", ["-", "_", ":", "...", ".hidden", "a..b", "-rf", "con", "NUL"])
     def test_unusual_but_valid_ids(self, store, odd):
         """Ids that are awkward as file or key names (``-``, ``...``, ``.hidden``, ``con``) work."""
         store.put("tasks", odd, {"v": odd})
-        assert store.get("tasks", odd) == {"v": odd, "id": odd, "_version": 1}
+        assert store.get("tasks", odd) == {"v": odd, "id": odd, "_version": last_seq(store)}
         assert store.delete("tasks", odd) is True
 
     def test_ids_are_case_sensitive(self, store):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -21,6 +21,8 @@ class Harness:
     shared_location: bool = True
     #: other processes can open the same location at the same time
     multiprocess: bool = True
+    #: ``ensure_index(..., unique=True)`` works and is enforced (unique-index tests)
+    indexes: bool = True
     #: the store talks to a server over connections (network tests): implement
     #: :meth:`drop_connections` and :meth:`restart_server`; :meth:`server_connection_count`,
     #: :meth:`pool_options` and :meth:`unreachable_url` have defaults you may override
@@ -102,7 +104,7 @@ class Harness:
         return self.make_url(tmp_path)
 
     @pytest.fixture
-    def opener(self, url) -> Callable[..., Store]:
+    def opener(self, url) -> Iterator[Callable[..., Store]]:
         """``opener(project="default", **options)`` opens another store on the test's URL;
         every store it opened is closed at the end of the test."""
         opened: list[Store] = []

@@ -392,6 +392,47 @@ class QueryTests:
         """Without order_by, limit/offset slice the id order."""
         assert self.q(items, limit=2, offset=2) == ["c", "d"]
 
+    @pytest.mark.parametrize("big", [2**32, 2**63 - 1, 2**63, 2**64, 10**30], ids=str)
+    def test_limit_and_offset_beyond_64_bits(self, items, big):
+        """Any ``limit`` from 2**32 up means all these records, and such an ``offset`` skips
+        them all, in find and changes alike (a limit or offset above 2**63-1 is clamped to
+        "all" / 2**63-1 by the Store; every backend takes the rest, never an engine's
+        overflow)."""
+        assert self.q(items, order_by="qty", limit=big) == ["e", "d", "a", "c", "b"]
+        assert self.q(items, limit=big, offset=big) == []
+        assert self.q(items, "qty >= 5", limit=1, offset=big) == []
+        assert len(items.changes(limit=big)) == 5
+
+    # -- linear cost -----------------------------------------------------------------------
+    def test_like_with_many_wildcards_answers(self, store):
+        """``LIKE '%a%a...%ab'`` against 50-character values gets the right answer (a
+        backtracking matcher would not answer in any useful time)."""
+        store.put("s", "no", {"s": "a" * 50})
+        store.put("s", "yes", {"s": "a" * 49 + "b"})
+        found = store.find("s", "s LIKE :p", params={"p": "%a" * 25 + "%ab"})
+        assert ids(found) == ["yes"]
+        assert store.count("s", "s NOT LIKE :p", params={"p": "%a" * 20 + "%b"}) == 1
+
+    def test_three_thousand_ors_on_one_field(self, store):
+        """A ``where`` of 3,000 equalities ORed on one field answers correctly."""
+        for i in (0, 1500, 2999, 3000):
+            store.put("n", f"n{i}", {"v": i})
+        where = " OR ".join(f"v = {i}" for i in range(3000))
+        assert ids(store.find("n", where)) == ["n0", "n1500", "n2999"]
+
+    def test_three_thousand_ors_over_many_fields(self, store):
+        """A ``where`` of 3,000 ORs over different fields answers correctly (on every backend
+        its cost stays linear in the size of the query, or it is refused with QueryError)."""
+        store.put("n", "hit", {"f2999": 1})
+        store.put("n", "miss", {"f0": 0})
+        where = " OR ".join(f"f{i} = 1" for i in range(3000))
+        try:
+            found = store.find("n", where)
+        except QueryError as error:
+            assert "too" in str(error).lower()  # a documented size limit, said as such
+        else:
+            assert ids(found) == ["hit"]
+
     def test_paging_visits_every_record_once(self, items):
         """Consecutive pages (offset += limit) cover every record exactly once."""
         pages = [self.q(items, order_by="-qty", limit=2, offset=o) for o in (0, 2, 4)]

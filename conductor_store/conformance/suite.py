@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from .bad_input import BadInputTests
 from .changelog import ChangeLogTests
 from .crud import CrudTests
 from .harness import Harness
+from .indexes import IndexTests
 from .integrity import IntegrityTests
 from .lifecycle import LifecycleTests
 from .network import NetworkTests
@@ -37,6 +39,8 @@ class StoreConformance(
     RecordsTests,
     RecordsAuditTests,
     RecordsConcurrencyTests,
+    IndexTests,
+    BadInputTests,
     IntegrityTests,
     StatefulTests,
 ):

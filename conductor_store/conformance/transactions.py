@@ -9,7 +9,7 @@ import pytest
 
 from conductor_store import ConflictError, NotFoundError, StoreError, ValidationError
 
-from ._support import ids, snapshot, strip
+from ._support import finish_child, ids, last_seq, raises_naming, snapshot, start_child, strip
 
 
 class Boom(Exception):
@@ -29,12 +29,12 @@ class TransactionTests:
             tx.delete("tasks", "del")
         assert strip(store.get("tasks", "ins")) == {"v": 1}
         assert strip(store.get("runs", "r1")) == {"v": 2}
-        assert store.get("tasks", "upd") == {"v": 3, "id": "upd", "_version": 2}
+        assert store.get("tasks", "upd") == {"v": 3, "id": "upd", "_version": last_seq(store)}
         assert store.get("tasks", "del") is None
 
     def test_exception_rolls_back_and_is_reraised(self, store):
         """An exception inside the block re-raises that same exception and writes nothing."""
-        store.insert("tasks", {"v": 0}, id="upd")
+        kept = store.insert("tasks", {"v": 0}, id="upd")
         before = snapshot(store)
         error = Boom("stop")
         with pytest.raises(Boom) as info:
@@ -46,7 +46,7 @@ class TransactionTests:
                 raise error
         assert info.value is error
         assert store.get("tasks", "ins") is None
-        assert store.get("tasks", "upd") == {"v": 0, "id": "upd", "_version": 1}
+        assert store.get("tasks", "upd") == kept
         assert snapshot(store) == before
 
     def test_explicit_rollback_discards_writes(self, store):
@@ -223,7 +223,7 @@ class TransactionTests:
         t1.commit()
         with pytest.raises(ConflictError):
             t2.commit()
-        assert store.get("acct", "x") == {"n": 1, "id": "x", "_version": 2}
+        assert store.get("acct", "x") == {"n": 1, "id": "x", "_version": last_seq(store)}
 
     def test_read_only_transaction_conflicts_when_its_read_changed(self, store):
         """A transaction that only read a record fails to commit if the record changed since."""
@@ -278,11 +278,67 @@ class TransactionTests:
     def test_insert_of_existing_id_in_transaction_conflicts(self, store):
         """Inserting an existing id in a transaction raises ConflictError (at the insert or at
         commit at the latest) and the existing record is kept."""
-        store.insert("acct", {"n": 0}, id="x")
+        kept = store.insert("acct", {"n": 0}, id="x")
         with pytest.raises(ConflictError):
             with store.transaction() as tx:
                 tx.insert("acct", {"n": 1}, id="x")
-        assert store.get("acct", "x") == {"n": 0, "id": "x", "_version": 1}
+        assert store.get("acct", "x") == kept
+
+    def test_insert_then_delete_of_existing_id_is_not_lost(self, store):
+        """``insert`` of an existing id then ``delete`` of it in one transaction (delete says
+        True) never commits silently with the record still there: the commit raises
+        ConflictError (the insert's id was taken) and the record is unchanged, or the record
+        is gone."""
+        kept = store.insert("t", {"v": "old"}, id="x")
+        before = snapshot(store)
+        try:
+            with store.transaction() as tx:
+                tx.insert("t", {"v": "new"}, id="x")
+                assert tx.delete("t", "x") is True
+                assert tx.get("t", "x") is None
+        except ConflictError:
+            assert store.get("t", "x") == kept
+            assert snapshot(store) == before
+        else:
+            assert store.get("t", "x") is None
+
+    def test_insert_then_delete_of_free_id_commits_nothing(self, store):
+        """``insert`` then ``delete`` of a free id in one transaction leaves no record, and
+        the commit succeeds."""
+        with store.transaction() as tx:
+            tx.insert("t", {"v": 1}, id="fresh")
+            assert tx.delete("t", "fresh") is True
+        assert store.get("t", "fresh") is None
+
+    def test_read_record_deleted_and_recreated_conflicts(self, store):
+        """A transaction that read a record conflicts at commit when, meanwhile, the record was
+        deleted and created again (even with the same content): no lost update (ABA)."""
+        store.insert("acct", {"n": 0}, id="x")
+        with pytest.raises(ConflictError):
+            with store.transaction() as tx:
+                n = tx.get("acct", "x")["n"]
+                store.delete("acct", "x")
+                store.insert("acct", {"n": 0}, id="x")
+                tx.update("acct", "x", {"n": n + 1})
+        assert store.get("acct", "x")["n"] == 0
+        with pytest.raises(ConflictError):
+            with store.transaction() as tx:  # a read-only transaction as well
+                tx.get("acct", "x")
+                store.delete("acct", "x")
+                store.put("acct", "x", {"n": 0})
+                tx.put("side", "s", {"because": "x was read"})
+        assert store.get("side", "s") is None
+
+    def test_put_with_version_from_before_recreate_conflicts_in_transaction(self, store):
+        """A transaction's put carrying a ``_version`` read before the record was deleted and
+        created again raises ConflictError (at the put or at commit) and writes nothing."""
+        stale = store.insert("acct", {"n": 0}, id="x")["_version"]
+        store.delete("acct", "x")
+        fresh = store.insert("acct", {"n": 0}, id="x")
+        with pytest.raises(ConflictError):
+            with store.transaction() as tx:
+                tx.put("acct", "x", {"n": 99, "_version": stale})
+        assert store.get("acct", "x") == fresh
 
     def test_insert_raced_by_another_insert_conflicts(self, store):
         """A transaction's insert of an id that someone else creates before the commit fails
@@ -296,14 +352,27 @@ class TransactionTests:
     def test_version_check_inside_transaction(self, store):
         """``_version`` in a transaction's put/update is checked: a stale one raises
         ConflictError."""
-        store.insert("acct", {"n": 0}, id="x")
-        store.update("acct", "x", {"n": 1})
+        stale = store.insert("acct", {"n": 0}, id="x")["_version"]
+        current = store.update("acct", "x", {"n": 1})["_version"]
         with pytest.raises(ConflictError):
             with store.transaction() as tx:
-                tx.update("acct", "x", {"n": 2, "_version": 1})
+                tx.update("acct", "x", {"n": 2, "_version": stale})
         with store.transaction() as tx:
-            tx.update("acct", "x", {"n": 3, "_version": 2})
-        assert store.get("acct", "x") == {"n": 3, "id": "x", "_version": 3}
+            tx.update("acct", "x", {"n": 3, "_version": current})
+        assert store.get("acct", "x") == {"n": 3, "id": "x", "_version": last_seq(store)}
+
+    def test_versions_are_the_commits_seq(self, store):
+        """Every record a transaction writes gets that commit's seq (what ``commit()`` returns)
+        as its ``_version``; inside the transaction, before commit, a written record shows
+        ``_version`` None."""
+        store.insert("acct", {"n": 0}, id="x")
+        tx = store.transaction()
+        assert tx.update("acct", "x", {"n": 1})["_version"] is None
+        assert tx.insert("acct", {"n": 2}, id="y")["_version"] is None
+        assert tx.get("acct", "y")["_version"] is None
+        seq = tx.commit()
+        assert seq == last_seq(store)
+        assert [d["_version"] for d in store.get_many("acct", ["x", "y"])] == [seq, seq]
 
     # -- atomic ----------------------------------------------------------------------------
     def test_atomic_returns_fn_result_and_commits(self, store):
@@ -346,11 +415,38 @@ class TransactionTests:
             store.update("acct", "x", {"n": n + 1})
             tx.update("acct", "x", {"n": -1})
 
-        with pytest.raises(ConflictError):
+        with raises_naming(ConflictError, "3 attempts", " s"):
             store.atomic(always_raced, retries=2)
         assert len(calls) == 3
         assert store.get("acct", "x")["n"] == 3
         assert store.get_many("acct", ["side1", "side2", "side3"]) == []
+
+    def test_atomic_gives_up_at_once_on_an_insert_of_a_taken_id(self, store):
+        """A function that inserts an id someone else holds, without reading it, conflicts
+        however often it runs: atomic raises that ConflictError after one attempt. A function
+        that read the record first is retried (it may decide otherwise on fresh data)."""
+        store.insert("locks", {"by": "other"}, id="L")
+        calls = []
+
+        def take(tx):
+            calls.append(1)
+            tx.insert("locks", {"by": "me"}, id="L")
+
+        with pytest.raises(ConflictError):
+            store.atomic(take)
+        assert calls == [1]
+        assert store.get("locks", "L")["by"] == "other"
+
+        def take_if_free(tx):
+            calls.append(2)
+            if tx.get("locks", "M") is None:
+                if len(calls) == 2:  # someone takes it between our read and our commit
+                    store.insert("locks", {"by": "other"}, id="M")
+                tx.insert("locks", {"by": "me"}, id="M")
+            return tx.get("locks", "M")["by"]
+
+        assert store.atomic(take_if_free) == "other"
+        assert calls == [1, 2, 2]
 
     def test_atomic_does_not_retry_other_errors(self, store):
         """An exception other than ConflictError propagates at once and rolls back."""
@@ -392,3 +488,46 @@ class TransactionTests:
             t.join()
         assert not errors, errors
         assert store.get("acct", "counter")["n"] == threads * per_thread
+
+    def test_atomic_keeps_its_promise_across_processes(self, url, store):
+        """8 processes incrementing one counter through atomic() with its default policy: no
+        ConflictError escapes and the final count is exact."""
+        self.require("multiprocess")
+        store.insert("acct", {"n": 0}, id="counter")
+        body = """
+            def bump(tx):
+                tx.update("acct", "counter", {"n": tx.get("acct", "counter")["n"] + 1})
+            for _ in range(15):
+                store.atomic(bump)
+            result = "ok"
+        """
+        children = [start_child(self, url, body) for _ in range(8)]
+        assert [finish_child(child) for child in children] == ["ok"] * 8
+        assert store.get("acct", "counter")["n"] == 8 * 15
+
+    def test_async_atomic_under_fifty_tasks(self, opener):
+        """50 asyncio tasks x 10 increments of one counter through the async facade's atomic()
+        (default policy): no ConflictError escapes and the final count is exact."""
+        import asyncio
+
+        from conductor_store import aio
+
+        async def main() -> int:
+            store = aio.AsyncStore(opener())
+            async with store:
+                await store.insert("acct", {"n": 0}, id="counter")
+
+                async def bump(tx) -> None:
+                    doc = await tx.get("acct", "counter")
+                    await tx.update("acct", "counter", {"n": doc["n"] + 1})
+
+                async def task() -> None:
+                    for _ in range(10):
+                        await store.atomic(bump)
+
+                await asyncio.gather(*(task() for _ in range(50)))
+                final = await store.get("acct", "counter")
+                assert final is not None
+                return final["n"]
+
+        assert asyncio.run(main()) == 500

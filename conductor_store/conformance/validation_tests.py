@@ -8,9 +8,9 @@ import decimal
 
 import pytest
 
-from conductor_store import ConflictError, StoreError, ValidationError
+from conductor_store import ConflictError, QueryError, StoreError, ValidationError
 
-from ._support import raises_naming, snapshot
+from ._support import last_seq, raises_naming, snapshot
 
 BAD_TABLES = ["Tasks", "1abc", "a-b", "a b", "", "t" * 65, "tâble", "a.b", 123, None]
 BAD_IDS = ["", ".", "..", "x" * 129, "a b", "a/b", "a\\b", "é", "a\x00b", "a*", 5, None]
@@ -100,7 +100,7 @@ class ValidationTests:
         assert snapshot(store) == sentinel
 
     def test_get_many_wants_a_list_of_ids(self, store, sentinel):
-        """get_many refuses a bare string instead of a list of ids (it is not split into letters)."""
+        """get_many refuses a bare string instead of a list of ids (not split into letters)."""
         with pytest.raises(ValidationError):
             store.get_many("tasks", "sentinel")
 
@@ -118,7 +118,7 @@ class ValidationTests:
         with raises_naming(ValidationError, type(doc).__name__):
             calls[op]()
         assert snapshot(store) == sentinel
-        assert store.get("tasks", "sentinel")["_version"] == 1
+        assert store.get("tasks", "sentinel")["_version"] == last_seq(store)
 
     @pytest.mark.parametrize(
         "doc,key",
@@ -150,6 +150,40 @@ class ValidationTests:
         ValidationError naming the type and the field; nothing is converted silently."""
         with raises_naming(ValidationError, name, "field_x"):
             store.insert("tasks", {"field_x": value})
+        assert snapshot(store) == sentinel
+
+    @pytest.mark.parametrize("bad", ["a\x00b", "\x00", "x\udc80", "\ud800y"], ids=repr)
+    @pytest.mark.parametrize("where", ["value", "nested", "key", "nested-key"])
+    def test_nul_and_lone_surrogates_refused(self, store, sentinel, bad, where):
+        """A string holding NUL or a lone surrogate (which has no UTF-8 form), as a value or a
+        key at any depth, raises ValidationError naming the cause and where it is; nothing is
+        written (no backend could store it faithfully everywhere)."""
+        doc = {
+            "value": {"field_x": bad},
+            "nested": {"field_x": [1, {"deeper": bad}]},
+            "key": {bad: 1},
+            "nested-key": {"field_x": {"inner": {bad: 1}}},
+        }[where]
+        with raises_naming(ValidationError, ("NUL", "surrogate"), "document"):
+            store.insert("tasks", doc)
+        with raises_naming(ValidationError, ("NUL", "surrogate")):
+            store.update("tasks", "sentinel", doc)
+        assert snapshot(store) == sentinel
+        assert store.get("tasks", "sentinel")["v"] == 1
+
+    @pytest.mark.parametrize("bad", ["a\x00b", "x\udc80"], ids=repr)
+    def test_nul_and_lone_surrogates_refused_in_ids_tables_and_queries(self, store, sentinel, bad):
+        """NUL and lone surrogates are refused the same way in ids and table names
+        (ValidationError) and in query values (QueryError), before anything is read or
+        written."""
+        with pytest.raises(ValidationError):
+            store.put("tasks", bad, {"v": 1})
+        with pytest.raises(ValidationError):
+            store.put(bad, "x", {"v": 1})
+        with pytest.raises(QueryError):
+            store.find("tasks", "v = :p", params={"p": bad})
+        with pytest.raises(QueryError):
+            store.count("tasks", {"v": bad})
         assert snapshot(store) == sentinel
 
     @pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 10**30], ids=str)
@@ -189,7 +223,8 @@ class ValidationTests:
         """An update rejected for one bad nested value writes none of its other fields."""
         with pytest.raises(ValidationError):
             store.update("tasks", "sentinel", {"good": 1, "bad": {"inner": {1, 2}}})
-        assert store.get("tasks", "sentinel") == {"v": 1, "id": "sentinel", "_version": 1}
+        version = last_seq(store)
+        assert store.get("tasks", "sentinel") == {"v": 1, "id": "sentinel", "_version": version}
         assert snapshot(store) == sentinel
 
     # -- other arguments ---------------------------------------------------------------------

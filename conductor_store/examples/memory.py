@@ -17,10 +17,9 @@ from conductor_store import (
     CommitResult,
     ConflictError,
     NotFoundError,
-    ValidationError,
     Write,
 )
-from conductor_store.backends import copy_json
+from conductor_store.backends import check_options, copy_json
 
 _locations: dict[str, dict] = {}
 _guard = threading.Lock()  # one lock for every location: commits are atomic and isolated
@@ -89,8 +88,7 @@ class MemoryBackend(Backend):
         body = {**current, **(w.doc or {})} if w.kind == "merge" and current else dict(w.doc or {})
         body.pop("id", None)
         body.pop("_version", None)
-        version = (current["_version"] if current else 0) + 1
-        rows[w.id] = {**copy_json(body), "id": w.id, "_version": version}
+        rows[w.id] = {**copy_json(body), "id": w.id, "_version": seq}  # the commit's number
         op = "update" if current else "insert"
         return Change(seq, w.table, w.id, op, copy_json(rows[w.id]), now)
 
@@ -108,7 +106,7 @@ class MemoryBackend(Backend):
     def prune_changes(self, through):
         with _guard:
             self._state["log"] = [c for c in self._state["log"] if c.seq > through]
-            self._state["pruned"] = max(self._state["pruned"], through)
+            self._state["pruned"] = max(self._state["pruned"], min(through, self._state["seq"]))
 
     def pruned_through(self):
         with _guard:
@@ -117,6 +115,5 @@ class MemoryBackend(Backend):
 
 def open_backend(url: str, *, project: str, **options) -> MemoryBackend:
     """The factory ``register`` takes: ``factory(url, *, project, **options)``."""
-    if options:
-        raise ValidationError(f"memory-example:// takes no options, not {sorted(options)}")
+    check_options(options, (), "the memory-example backend")  # it takes none
     return MemoryBackend(url, project)

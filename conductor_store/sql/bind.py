@@ -14,6 +14,7 @@ from threading import Lock
 from typing import Any
 
 from .. import query as q
+from .. import where_sql as w
 from ..errors import QueryError
 from . import nodes as n
 from .parse import at
@@ -82,7 +83,7 @@ def _bind(p: Plan, params: dict) -> Bound:
     where = None
     if p.where is not None:
         try:
-            node = q._build(p.where, params, True)
+            node = w._build(p.where, params, True)
         except RecursionError:
             raise QueryError("WHERE is nested too deeply") from None
         except QueryError as error:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .. import query as q
+from .. import where_sql as w
 from ..errors import QueryError, ValidationError
 from ..validation import check_table
 from . import nodes as n
@@ -74,8 +74,8 @@ def plan(text: str) -> Plan:
 class _Planner:
     def __init__(self, text: str) -> None:
         self.text = text
-        if q.exp is None:  # query.py imports sqlglot.expressions lazily, on its first parse
-            q._parse("id IS NULL")
+        if w.exp is None:  # query.py imports sqlglot.expressions lazily, on its first parse
+            w._parse("id IS NULL")
 
     def fail(self, node: "exp.Expression", message: str) -> QueryError:
         where = at(node, self.text)
@@ -129,7 +129,7 @@ class _Planner:
         if source is None:
             raise QueryError("FROM is missing: write SELECT ... FROM table")
         table = source.this
-        if table.key != "table" or not isinstance(table.this, q.exp.Identifier):
+        if table.key != "table" or not isinstance(table.this, w.exp.Identifier):
             raise self.fail(table, "FROM takes one table name (subqueries are not supported)")
         if table.args.get("db") or table.args.get("catalog"):
             raise self.fail(table, f"FROM takes a plain table name, not {table.sql()}")
@@ -173,9 +173,9 @@ class _Planner:
             raise self.fail(group, "GROUP BY needs at least one field (or write GROUP ALL)")
         keys = []
         for item in group.expressions:
-            item = q._unparen(item)
-            if item.key not in q._FIELDS:
-                raise self.fail(item, f"GROUP BY takes fields, not {q._sql(item)}")
+            item = w._unparen(item)
+            if item.key not in w._FIELDS:
+                raise self.fail(item, f"GROUP BY takes fields, not {w._sql(item)}")
             keys.append(self.path(item))
         return tuple(keys)
 
@@ -184,9 +184,9 @@ class _Planner:
             return ()
         out = []
         for item in order.expressions:
-            e = q._unparen(item.this)
+            e = w._unparen(item.this)
             if e.key == "literal" and not e.is_string:
-                position = q._number(e.this)
+                position = w._number(e.this)
                 if not isinstance(position, int) or not 1 <= position <= len(columns):
                     raise self.fail(e, f"ORDER BY {e.this}: there is no column {e.this}")
                 expr = columns[position - 1][1]
@@ -214,24 +214,24 @@ class _Planner:
         for key, value in clause.args.items():
             if key != "expression" and value not in (None, [], False):
                 raise self.fail(clause, f"{what} ... {key.upper()} is not supported")
-        e = q._unparen(clause.expression)
+        e = w._unparen(clause.expression)
         if e.key == "placeholder":
             return self.placeholder(e)
         if e.key == "literal" and not e.is_string:
-            return n.Const(q._number(e.this))
-        raise self.fail(e, f"{what} takes a number or a :parameter, not {q._sql(e)}")
+            return n.Const(w._number(e.this))
+        raise self.fail(e, f"{what} takes a number or a :parameter, not {w._sql(e)}")
 
     # -- checks across clauses ---------------------------------------------------------------
     def check_where(self, where: "exp.Expression") -> None:
         node: Any
         for node in where.walk():
-            if isinstance(node, (q.exp.AggFunc, q.exp.Count)) or (
+            if isinstance(node, (w.exp.AggFunc, w.exp.Count)) or (
                 node.key == "anonymous" and node.name.lower().startswith("math::")
             ):
-                raise self.fail(node, f"an aggregate ({q._sql(node)}) in WHERE: use HAVING")
-            if isinstance(node, q.exp.Window):
+                raise self.fail(node, f"an aggregate ({w._sql(node)}) in WHERE: use HAVING")
+            if isinstance(node, w.exp.Window):
                 raise self.fail(node, "window functions (OVER) are not supported")
-            if isinstance(node, (q.exp.Select, q.exp.Subquery, q.exp.Exists)):
+            if isinstance(node, (w.exp.Select, w.exp.Subquery, w.exp.Exists)):
                 raise self.fail(node, "subqueries are not supported")
 
     def check(self, p: Plan, tree: "exp.Select", has_having: bool) -> None:
@@ -276,7 +276,7 @@ class _Planner:
     # -- expressions -------------------------------------------------------------------------
     def path(self, e: "exp.Expression") -> tuple:
         try:
-            return q._path(e)
+            return w._path(e)
         except QueryError as error:
             raise self.fail(e, str(error)) from None
 
@@ -287,28 +287,28 @@ class _Planner:
 
     def expr(self, e: Any, aliases: dict) -> n.Expr:
         """A sqlglot expression as a node; a bare name in ``aliases`` is that column."""
-        e = q._unparen(e)
+        e = w._unparen(e)
         key = e.key
-        if key in q._FIELDS:
+        if key in w._FIELDS:
             if key == "column" and len(e.parts) == 1 and e.name in aliases:
                 return aliases[e.name]
             return n.Field(self.path(e))
         if key == "placeholder":
             return self.placeholder(e)
-        if key in ("literal", "boolean", "null") or (key == "neg" and q._is_value(e)):
-            return n.Const(q._raw_value(e, {}))
+        if key in ("literal", "boolean", "null") or (key == "neg" and w._is_value(e)):
+            return n.Const(w._raw_value(e, {}))
         if key in _ARITH:
             return n.Arith(
                 _ARITH[key], self.expr(e.this, aliases), self.expr(e.expression, aliases)
             )
         if key == "neg":
             return n.Neg(self.expr(e.this, aliases))
-        if key in q._COMPARISONS:
+        if key in w._COMPARISONS:
             return n.Cmp(
-                q._COMPARISONS[key], self.expr(e.this, aliases), self.expr(e.expression, aliases)
+                w._COMPARISONS[key], self.expr(e.this, aliases), self.expr(e.expression, aliases)
             )
         if key in ("and", "or"):
-            items = [self.expr(x, aliases) for x in q._flatten(e, key)]
+            items = [self.expr(x, aliases) for x in w._flatten(e, key)]
             return n.Logic(key.upper(), tuple(items))
         if key == "not":
             return n.Not(self.expr(e.this, aliases))
@@ -319,7 +319,7 @@ class _Planner:
     def predicate(self, e: "exp.Expression", aliases: dict) -> n.Expr:
         item = self.expr(e.this, aliases)
         if e.key == "is":
-            if q._unparen(e.expression).key != "null":
+            if w._unparen(e.expression).key != "null":
                 raise self.fail(e, "only IS NULL and IS NOT NULL are supported")
             return n.IsNull(item)
         if e.key == "like":
@@ -394,13 +394,13 @@ _SCALARS = {"coalesce", "lower", "upper", "length"}
 
 
 def _unsupported(e: "exp.Expression") -> str:
-    exp = q.exp
+    exp = w.exp
     if isinstance(e, exp.Window):
         return "window functions (OVER) are not supported"
     if isinstance(e, (exp.Select, exp.Subquery, exp.Exists, exp.Query)):
         return "subqueries are not supported"
-    if e.key in q._NAMED:
-        return q._NAMED[e.key]
+    if e.key in w._NAMED:
+        return w._NAMED[e.key]
     target = e.args.get("to")
     if isinstance(e, exp.Cast) and e.this.key == "column" and target is not None:
         if target.this == exp.DataType.Type.USERDEFINED and target.args.get("kind"):
@@ -411,4 +411,4 @@ def _unsupported(e: "exp.Expression") -> str:
         return f"unknown function {e.name}()"
     if isinstance(e, exp.Func):
         return f"unknown function {e.sql_name().upper()}()"
-    return q._unsupported(e)
+    return w._unsupported(e)

@@ -23,9 +23,9 @@ from conductor_store import (
     CommitResult,
     ConflictError,
     NotFoundError,
-    ValidationError,
     Write,
 )
+from conductor_store.backends import check_options
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -139,7 +139,7 @@ class SqliteBackend(Backend):
         if w.kind == "merge" and row is None:
             raise NotFoundError(f"{w.table}:{w.id} does not exist")
         body = {**json.loads(row[0]), **w.doc} if w.kind == "merge" else dict(w.doc or {})
-        version = (row[1] if row else 0) + 1
+        version = seq  # a record's version is the number of the commit that last wrote it
         db.execute(
             "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?)", (*key, _dumps(body), version)
         )
@@ -168,8 +168,7 @@ def _dumps(body: dict) -> str:
 
 def open_backend(url: str, *, project: str, timeout: float = 30.0, **options) -> SqliteBackend:
     """``sqlite:///absolute/path.db`` or ``sqlite://relative/path.db``."""
-    if options:
-        raise ValidationError(f"unknown option(s) for sqlite://: {', '.join(sorted(options))}")
+    check_options(options, ("timeout",), "the sqlite backend")
     path = url.split("://", 1)[1]
     if not path:
         raise BackendUnavailableError(f"cannot open {url!r}: no path given")

@@ -13,6 +13,7 @@ _fresh = itertools.count()
 
 class TestMemoryExample(StoreConformance):
     multiprocess = False  # the data lives in this process only
+    indexes = False  # it keeps no indexes (the Backend defaults)
 
     def make_url(self, tmp_path):
         return f"memory-example://location-{next(_fresh)}"
