@@ -37,3 +37,9 @@ def make_url(kind: str, tmp_path, request) -> str:
 def url(request, tmp_path):
     """A fresh location on one backend; opening it twice gives the same data."""
     return make_url(request.param, tmp_path, request)
+
+
+@pytest.fixture(params=["json", "surrealkv", "remote"])
+def persistent_url(request, tmp_path):
+    """A fresh location on a backend that keeps data after every store on it is closed."""
+    return make_url(request.param, tmp_path, request)
