@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import urlsplit
 
 import pytest
@@ -90,3 +91,16 @@ class LifecycleTests:
         assert s2.get("tasks", "a")["v"] == 1
         s2.insert("tasks", {"v": 2}, id="b")
         assert s2.tables() == ["tasks"]
+
+    def test_store_closed_by_another_thread_can_be_opened_again(self, url):
+        """A store opened in one thread and closed in another releases its location: asyncio
+        code opens and closes in worker threads, and a reopen must then succeed."""
+        opened: list[Store] = []
+        worker = threading.Thread(target=lambda: opened.append(self.open_store(url, "default")))
+        worker.start()
+        worker.join()
+        opened[0].insert("tasks", {"v": 1}, id="a")
+        opened[0].close()
+        with self.open_store(url, "default") as again:
+            again.insert("tasks", {"v": 2}, id="b")
+            assert again.get("tasks", "b")["v"] == 2

@@ -145,10 +145,12 @@ def _open_disk(path: str) -> Engine:
         os.makedirs(parent, exist_ok=True)
     except OSError as exc:
         raise BackendUnavailableError(f"cannot create {parent}: {exc}") from exc
+    # not thread-local: a store opened in one thread may be closed in another (asyncio code
+    # does both in worker threads), and the release must then really release
     lock = (
-        FileLock(path + ".lock", is_singleton=False)
+        FileLock(path + ".lock", is_singleton=False, thread_local=False)
         if _has_singleton()
-        else FileLock(path + ".lock")
+        else FileLock(path + ".lock", thread_local=False)
     )
     try:
         lock.acquire(timeout=0)
