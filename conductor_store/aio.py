@@ -25,8 +25,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
 from .backends.base import Change, IndexSpec
 from .errors import ConflictError
-from .retry import RetryPolicy
-from .store import Attempts, Store, Transaction
+from .retry import Attempts, RetryPolicy
+from .store import Store, Transaction
 from .store import open as _open_sync
 
 T = TypeVar("T")
@@ -209,7 +209,7 @@ class AsyncStore(_Reads):
 
     @contextlib.asynccontextmanager
     async def _turn(self, queued: bool) -> AsyncIterator[None]:
-        """Retries take turns (see :class:`~conductor_store.store.Attempts`); an atomic()
+        """Retries take turns (see :class:`~conductor_store.retry.Attempts`); an atomic()
         nested in a retry's function does not wait for its own turn."""
         if not queued or _in_turn.get():
             yield

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .backends.base import Backend
-from .errors import ValidationError
+from .errors import ChangesPrunedError, ValidationError
 
 log = logging.getLogger("conductor_store.retention")
 
@@ -32,6 +32,19 @@ PRUNE_EVERY_COMMITS = 1000
 PRUNE_EVERY_SECONDS = 600.0
 #: changes read per page while finding the position to prune through
 _PAGE = 1000
+
+
+def check_not_pruned(backend: Backend, since: int) -> None:
+    """Raise ``ChangesPrunedError`` when the changes after ``since`` are no longer all kept:
+    the one check of ``changes(since)`` and of every watcher."""
+    pruned = backend.pruned_through()
+    if since < pruned:
+        raise ChangesPrunedError(
+            f"the change log no longer holds the changes after seq {since}: commits up to "
+            f"{pruned} were pruned by the retention policy; the oldest position still kept "
+            f"is since={pruned} (read the records again, then continue from there)",
+            pruned,
+        )
 
 
 def _positive(name: str, value: Any, kind: type) -> None:

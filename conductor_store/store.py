@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import threading
 import time
 from functools import cached_property
@@ -12,10 +11,11 @@ from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
 from . import records as _records
 from .backends import lookup
 from .backends.base import Backend, Change, IndexSpec, Write
-from .errors import ChangesPrunedError, ConflictError, NotFoundError, StoreError, ValidationError
+from .errors import ConflictError, NotFoundError, StoreError, ValidationError
 from .ids import new_id
 from .query import Query, clamp_count, compile_query, field_path
-from .retry import RetryPolicy
+from .retention import check_not_pruned
+from .retry import Attempts, RetryPolicy
 from .urls import default_url, redact_url, split_scheme
 from .validation import check_doc, check_id, check_project, check_table, copy_json
 
@@ -23,7 +23,6 @@ T = TypeVar("T")
 
 #: ``atomic()``'s default: keep trying for up to 10 s (no count), pausing about 1 ms at first,
 #: doubling to at most 50 ms, fully jittered, so that contenders spread out as they collide.
-ATOMIC_POLICY = RetryPolicy(attempts=None, base=0.001, cap=0.05, jitter=1.0, deadline=10.0)
 
 
 def open(url: str | None = None, *, project: str = "default", **options: Any) -> "Store":
@@ -194,7 +193,7 @@ class Store(_Reader):
         fresh data whenever the commit raises ``ConflictError``.
 
         By default it keeps trying for up to 10 s with capped, jittered back-off
-        (:data:`ATOMIC_POLICY`); ``policy`` sets another :class:`RetryPolicy`, and
+        (:data:`~conductor_store.retry.ATOMIC_POLICY`); ``policy`` sets another :class:`RetryPolicy`, and
         ``retries=n`` allows at most ``n`` retries. When they run out, the ``ConflictError``
         raised says how many attempts were made in how long."""
         attempts = Attempts(policy, retries)
@@ -225,9 +224,9 @@ class Store(_Reader):
         if tables is not None:
             tables = [check_table(t) for t in _as_list(tables, "tables")]
         backend = self.backend
-        _check_not_pruned(backend, since)
+        check_not_pruned(backend, since)
         found = backend.changes(since, tables, limit)
-        _check_not_pruned(backend, since)  # a prune may have raced with the read
+        check_not_pruned(backend, since)  # a prune may have raced with the read
         return found
 
     # -- indexes -------------------------------------------------------------------------
@@ -396,57 +395,6 @@ class Store(_Reader):
         vector = _records.check_vector(vector, "vector")
         query = compile_query(where, params) if where is not None else None
         return self.backend.nearest(check_table(table), field, vector, k, query)
-
-
-def _check_not_pruned(backend: Backend, since: int) -> None:
-    oldest = backend.pruned_through()
-    if since < oldest:
-        raise ChangesPrunedError(
-            f"the change log no longer holds commits up to {oldest} (pruned): "
-            f"changes(since={since}) would miss some; read the records again and continue "
-            f"with changes(since={oldest})",
-            oldest,
-        )
-
-
-class Attempts:
-    """The retry loop of one ``atomic()`` call, shared by :meth:`Store.atomic` and the asyncio
-    facade's ``atomic``: it counts the attempts and paces them by a :class:`RetryPolicy`.
-
-    A first attempt runs at once; retries (:attr:`queued`) run one at a time per store in a
-    process (a local queue), so that contenders of one process stop colliding with each
-    other and only the back-off spreads them against other processes."""
-
-    def __init__(self, policy: RetryPolicy | None = None, retries: int | None = None) -> None:
-        policy = policy or ATOMIC_POLICY
-        if retries is not None:
-            if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-                raise ValidationError(f"retries must be an integer >= 0, not {retries!r}")
-            policy = dataclasses.replace(policy, attempts=retries)
-        self._delays: Iterator[float] = policy.delays()
-        self._start = time.monotonic()
-        self.count = 0
-
-    @property
-    def queued(self) -> bool:
-        """Whether the next attempt is a retry, to run in its turn."""
-        return self.count > 0
-
-    def pause_after(self, error: ConflictError, final: bool = False) -> float:
-        """Count a failed attempt; return how long to pause before the next one, or raise a
-        ``ConflictError`` saying how many attempts took how long when no retry is left. A
-        ``final`` conflict (one that no retry can avoid) is raised as it is, at once."""
-        if final:
-            raise error
-        self.count += 1
-        pause = next(self._delays, None)
-        if pause is None:
-            spent = time.monotonic() - self._start
-            raise ConflictError(
-                f"atomic() gave up after {self.count} attempt{'s' if self.count > 1 else ''} "
-                f"in {spent:.2f} s: {error}"
-            ) from error
-        return pause
 
 
 def _prepare_insert(table: str, doc: Any, id: str | None) -> tuple[str, dict]:

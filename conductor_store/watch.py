@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from . import _inotify
 from .backends.base import Backend, Change
 from .errors import ChangesPrunedError, StoreError, ValidationError
+from .retention import check_not_pruned
 from .retry import RetryPolicy
 from .validation import check_table
 
@@ -121,18 +122,6 @@ def poll_for_commit(
 # -- positions -------------------------------------------------------------------------------
 
 
-def check_position(backend: Backend, since: int) -> None:
-    """Raise ``ChangesPrunedError`` when the changes after ``since`` are no longer all kept."""
-    pruned = backend.pruned_through()
-    if since < pruned:
-        raise ChangesPrunedError(
-            f"the change log no longer holds the changes after seq {since}: commits up to "
-            f"{pruned} were pruned by the retention policy; the oldest position still kept "
-            f"is since={pruned}",
-            pruned,
-        )
-
-
 def head_seq(backend: Backend) -> int:
     """The number of the last commit (0: none), found with O(log n) one-change reads."""
     lo = backend.pruned_through()
@@ -206,7 +195,7 @@ class Watcher:
         self._mode = "wait_for_commit" if self._inotify is None else "inotify"
         try:
             self.position = head_seq(self._backend) if since is None else since
-            check_position(self._backend, self.position)
+            check_not_pruned(self._backend, self.position)
         except BaseException:
             self.close()
             raise
@@ -278,7 +267,7 @@ class Watcher:
     def _read(self) -> tuple[list[Change], bool]:
         """(matching changes, whether the position moved) of one read of whole commits."""
         backend, since = self._store.backend, self.position
-        check_position(backend, since)
+        check_not_pruned(backend, since)
         limit = BATCH
         while True:
             batch = backend.changes(since, None, limit)
@@ -289,7 +278,7 @@ class Watcher:
                 batch = whole
                 break
             limit *= 4  # one commit larger than the batch: read it whole
-        check_position(backend, since)  # pruned during the read: it may have skipped some
+        check_not_pruned(backend, since)  # pruned during the read: it may have skipped some
         if not batch:
             return [], False
         self.position = batch[-1].seq
