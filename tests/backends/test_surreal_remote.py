@@ -46,7 +46,7 @@ def assert_no_secret(*texts):
         assert PASSWORD not in str(text)
 
 
-# -- sign-in ------------------------------------------------------------------------------------
+# -- sign-in ---------------------------------------------------------------------------------------
 def test_unauthenticated_client_cannot_query(server):
     with pytest.raises(cs.StoreError, match="Not enough permissions"):
         with cs.open(server.url, namespace="anon") as s:
@@ -85,7 +85,7 @@ def test_server_down_raises_within_the_timeout(tmp_path):
     s.close()
 
 
-# -- lost connections and lost replies ---------------------------------------------------------------
+# -- lost connections and lost replies -------------------------------------------------------------
 def test_commit_whose_reply_was_lost_is_not_duplicated(store, server):
     store.insert("t", {"n": 0}, id="a")
     before = server.stats()["commits"]
@@ -106,7 +106,7 @@ def test_commit_lost_before_it_ran_is_sent_again_once(store, server):
     assert len(store.changes()) == 1
 
 
-# -- the pool ----------------------------------------------------------------------------------------
+# -- the pool --------------------------------------------------------------------------------------
 def test_pool_stats_stay_within_pool_size_and_count_reconnects(server):
     with open_store(server, pool_size=4) as s:
         in_threads(8, lambda k: [s.insert("t", {"k": k}) for _ in range(10)])

@@ -23,15 +23,15 @@ with other writers). The ``_CS_log`` record costs one write per commit, not per 
 from __future__ import annotations
 
 import logging
-import random
 import re
 import threading
 import time
 import uuid
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Literal
 
 from ...errors import BackendUnavailableError, ConflictError, NotFoundError, StoreError
 from ...query import Query
+from ...retry import RetryPolicy
 from ...validation import TABLE_RE, copy_json
 from ..base import Backend, Change, CommitResult, Write
 from . import surql
@@ -43,6 +43,13 @@ META = "_CS_meta"
 LOG = "_CS_log"
 TXN = "_CS_txn"
 _INTERNAL_PREFIX = "_CS_"
+
+#: a read the engine aborted on a conflict with a writer is simply read again
+READ_RETRY = RetryPolicy(attempts=7, base=0.001, cap=0.01)
+#: a commit the engine aborted on a conflict wrote nothing: back off and send it again
+COMMIT_RETRY = RetryPolicy(attempts=29, base=0.001, cap=0.05)
+#: a remote commit that did not land before its connection failed is sent again this often
+RESENDS = 3
 
 _FAILED_TXN = "The query was not executed due to a failed transaction"
 _THROWN = re.compile(r"An error occurred: cs:(check|missing):(\d+)")
@@ -131,7 +138,7 @@ class SurrealBackend(Backend):
         facts: dict,
         on_close: Callable[[], None] | None = None,
     ) -> None:
-        self.name = name  # type: ignore[misc]  (instance attribute shadows the ClassVar)
+        self.name = name  # type: ignore[misc]  # an instance attribute shadows the ClassVar
         self.url = url
         self._t = transport
         self._namespace = namespace
@@ -145,14 +152,15 @@ class SurrealBackend(Backend):
 
     # -- helpers -------------------------------------------------------------------------
     def _query(self, sql: str, vars: dict, what: str) -> list:
-        for attempt in range(8):
+        delays = READ_RETRY.delays()
+        while True:
             try:
                 return check_ok(self._t.run(sql, vars), what)
             except EngineConflict:  # a read aborted by a concurrent writer: just read again
-                if attempt == 7:
+                pause = next(delays, None)
+                if pause is None:
                     raise
-                time.sleep(0.001 * (attempt + 1))
-        raise AssertionError("unreachable")
+                time.sleep(pause)
 
     def _one(self, sql: str, vars: dict, what: str) -> Any:
         results = self._query(sql, vars, what)
@@ -175,9 +183,9 @@ class SurrealBackend(Backend):
         out = []
         seen: set = set()
         for i in ids:
-            doc = found.get(i)
-            if doc is not None:
-                out.append(doc if i not in seen else copy_json(doc))
+            hit = found.get(i)
+            if hit is not None:
+                out.append(hit if i not in seen else copy_json(hit))
                 seen.add(i)
         return out
 
@@ -223,8 +231,9 @@ class SurrealBackend(Backend):
         if not writes and not checks:
             return CommitResult(None, [])
         tid = uuid.uuid4().hex if self._t.remote else None
-        delay = 0.001
-        for attempt in range(30):
+        delays = COMMIT_RETRY.delays()
+        resends = 0
+        while resends <= RESENDS:
             with self._defined_lock:
                 new_tables = sorted({w.table for w in writes if w.kind != "delete"} - self._defined)
             sql, vars = self._commit_query(writes, checks, new_tables, tid)
@@ -235,25 +244,26 @@ class SurrealBackend(Backend):
                     landed = self._find_commit(tid, len(writes))
                 except BackendUnavailableError as exc:
                     raise BackendUnavailableError(
-                        f"the connection to {self.url} failed after a commit was sent ({lost}), and "
-                        f"the server could not be asked whether it was applied: its outcome is "
+                        f"the connection to {self.url} failed after a commit was sent ({lost}), "
+                        f"and the server could not be asked whether it was applied: its outcome is "
                         f"unknown (transaction id {tid}). {exc}"
                     ) from None
                 if landed is not None:
                     self._mark_defined(new_tables)
                     return landed
+                resends += 1
                 continue  # it did not land: send it again (same transaction id)
             try:
                 result = self._commit_result(results, writes, checks, tid)
             except EngineConflict:
                 self.engine_retries += 1
-                if attempt == 29:
+                pause = next(delays, None)
+                if pause is None:
                     raise ConflictError(
                         "SurrealDB kept aborting this commit on conflicts with concurrent "
-                        "commits; nothing was written"
+                        f"commits ({self.engine_retries} retries); nothing was written"
                     ) from None
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.05)
+                time.sleep(pause)
                 continue
             except _AlreadyCommitted:
                 landed = self._find_commit(tid, len(writes))
@@ -283,7 +293,8 @@ class SurrealBackend(Backend):
             else:
                 vars[f"v{i}"] = version
                 lines.append(
-                    f"IF (SELECT VALUE _version FROM ONLY $k{i}) != $v{i} {{ THROW 'cs:check:{i}' }};"
+                    f"IF (SELECT VALUE _version FROM ONLY $k{i}) != $v{i} "
+                    f"{{ THROW 'cs:check:{i}' }};"
                 )
         names = []
         returned = []  # what comes back: only what the client cannot rebuild itself
@@ -315,8 +326,6 @@ class SurrealBackend(Backend):
                 )
                 lines.append(f"IF !$w{i} {{ THROW 'cs:missing:{i}' }};")
                 returned.append(f"$w{i}")
-            else:
-                raise StoreError(f"unknown write kind {w.kind!r}")
         bump = f"(UPSERT {META}:seq SET n += 1 RETURN VALUE n)[0]"
         all_w = f"[{', '.join(names)}]"
         vars["tbs"] = sorted({w.table for w in writes})
@@ -328,7 +337,8 @@ class SurrealBackend(Backend):
         else:
             lines.append(f"LET $s = IF array::any({all_w}) THEN {bump} ELSE NONE END;")
             lines.append(
-                f"IF $s {{ CREATE type::thing('{LOG}', $s) CONTENT {{w: {all_w}, tb: $tbs}} RETURN NONE }};"
+                f"IF $s {{ CREATE type::thing('{LOG}', $s) CONTENT {{w: {all_w}, tb: $tbs}} "
+                "RETURN NONE };"
             )
         if tid is not None:
             vars["tid"] = Rid(TXN, tid)
@@ -368,7 +378,8 @@ class SurrealBackend(Backend):
             return None
         rows = self._query(
             f"LET $m = (SELECT * FROM ONLY $tid); "
-            f"RETURN {{m: $m, l: IF $m.s THEN (SELECT * FROM ONLY type::thing('{LOG}', $m.s)) ELSE NONE END}};",
+            f"RETURN {{m: $m, l: IF $m.s THEN (SELECT * FROM ONLY type::thing('{LOG}', $m.s)) "
+            "ELSE NONE END};",
             {"tid": Rid(TXN, tid)},
             "commit recovery",
         )
@@ -400,7 +411,7 @@ class SurrealBackend(Backend):
             vars: dict = {"n": batch}
             where = ""
             if tables is not None:
-                vars["tables"] = sorted(wanted)
+                vars["tables"] = sorted(tables)
                 where = " WHERE tb CONTAINSANY $tables"
             # the range bound is an int formatted by Python (record-id ranges take no params)
             rows = (
@@ -443,12 +454,15 @@ class SurrealBackend(Backend):
                 self._on_close()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name} {self.url!r} ns={self._namespace!r} db={self._database!r}>"
+        return (
+            f"<{type(self).__name__} {self.name} {self.url!r} "
+            f"ns={self._namespace!r} db={self._database!r}>"
+        )
 
 
 def _has_object_value(doc: dict | None) -> bool:
     """Whether SurrealQL's (deep) MERGE would differ from a shallow merge of ``doc``."""
-    return bool(doc) and any(value.__class__ is dict for value in doc.values())
+    return doc is not None and any(value.__class__ is dict for value in doc.values())
 
 
 class _AlreadyCommitted(Exception):
@@ -490,7 +504,7 @@ def _result(
         else:
             rid = item["id"]
             doc = _plain(item)
-            op = "insert" if doc.get("_version") == 1 else "update"
+            op: Literal["insert", "update"] = "insert" if doc.get("_version") == 1 else "update"
             changes.append(Change(seq, rid.table, rid.key, op, doc))
     if n is not None and len(changes) < n:
         changes.extend([None] * (n - len(changes)))

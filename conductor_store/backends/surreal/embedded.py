@@ -118,8 +118,9 @@ def acquire(kind: str, location: str | None, durable: bool | None) -> Engine:
             if durable and not sync:
                 raise BackendUnavailableError(
                     f"cannot open surrealkv://{location} durably: this process already started "
-                    f"the embedded SurrealDB engine with {SYNC_ENV} off (a durable=False store was "
-                    f"opened first, or {SYNC_ENV}=false is set), and the engine reads it only once. "
+                    f"the embedded SurrealDB engine with {SYNC_ENV} off (a durable=False store "
+                    f"was opened first, or {SYNC_ENV}=false is set), and the engine reads it only "
+                    "once. "
                     "Open durable stores first, or pass durable=False."
                 )
         else:
@@ -128,6 +129,7 @@ def acquire(kind: str, location: str | None, durable: bool | None) -> Engine:
         engine = _engines.get(key) if key is not None else None
         if engine is None:
             if kind == "kv":
+                assert location is not None
                 engine = _open_disk(location)
             else:
                 engine = Engine("mem://", key)
