@@ -9,10 +9,12 @@ wired in ``tests/conformance/test_surreal.py``)."""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 
 import pytest
+import websockets.sync.client as ws_sync
 
 import conductor_store as cs
 from conductor_store.conformance._support import in_threads
@@ -145,3 +147,26 @@ def test_commit_lost_with_the_server_says_its_outcome_is_unknown():
         s.close()
     finally:
         srv.kill()
+
+
+# -- secrets in logs ---------------------------------------------------------------------------
+def test_debug_logging_never_shows_the_sign_in_password(server, caplog):
+    """With the root logger at DEBUG, ``websockets`` dumps frames (in hex) unless its logger is
+    ours: the password must appear neither as text nor as bytes in any log record."""
+    caplog.set_level(logging.DEBUG)
+    with open_store(server) as s:
+        s.insert("t", {"v": 1}, id="a")
+        assert s.get("t", "a")["v"] == 1
+    ours = "\n".join(record.getMessage() for record in caplog.records)
+    # the control: a plain websockets connection's frames do show up, bytes in hex
+    marker = b"\xffcontrol-marker\x80"  # not UTF-8: shown as hex, like a CBOR frame
+    with ws_sync.connect(f"ws://127.0.0.1:{server.port}/rpc", subprotocols=["cbor"]) as plain:
+        plain.send(marker)
+    control = "\n".join(record.getMessage() for record in caplog.records)
+    assert _hex_forms(marker)[-1] in control.replace(" ", "")
+    for form in [PASSWORD, *_hex_forms(PASSWORD.encode())]:
+        assert form not in ours and form not in ours.replace(" ", "")
+
+
+def _hex_forms(raw: bytes) -> list[str]:
+    return [" ".join(f"{b:02x}" for b in raw[-6:]), raw.hex()]

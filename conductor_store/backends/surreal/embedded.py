@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from ...errors import BackendUnavailableError, StoreError
 from .backend import Transport
@@ -73,6 +74,7 @@ class Engine:
         self.lock = threading.Lock()
         self.current: tuple | None = None
         self.queries = 0
+        self.db: Any = None
         try:
             self.db = SyncEmbeddedDB(url)
             self.db.connect()
@@ -82,6 +84,8 @@ class Engine:
             ) from exc
 
     def rpc(self, method: str, params: list) -> Any:
+        if self.db is None:
+            raise StoreError("this store is closed")
         try:
             raw = self.db.execute(encode({"id": "1", "method": method, "params": params}))
         except RuntimeError as exc:  # RPC-level errors (parse errors...) come as RuntimeError
@@ -103,11 +107,19 @@ class Engine:
             return self.rpc("query", [sql, vars])
 
     def close(self) -> None:
+        """Close the engine and release its files at once: the engine's ``close()`` alone
+        keeps its log and manifest files (and its runtime's fds) open until the Python object
+        is freed, so the last reference is dropped here."""
+        db, self.db = self.db, None
         try:
-            self.db.close()
+            if db is not None:
+                db.close()
         finally:
+            del db
             if self.file_lock is not None:
                 self.file_lock.release()
+            if self.key is not None and self.key[0] == "kv":
+                make_private(self.key[1])
 
 
 def acquire(kind: str, location: str | None, durable: bool | None) -> Engine:
@@ -147,11 +159,8 @@ def _open_disk(path: str) -> Engine:
         os.makedirs(parent, exist_ok=True)
     except OSError as exc:
         raise BackendUnavailableError(f"cannot create {parent}: {exc}") from exc
-    lock = (
-        FileLock(path + ".lock", is_singleton=False)
-        if _has_singleton()
-        else FileLock(path + ".lock")
-    )
+    extra = {"is_singleton": False} if _has_singleton() else {}
+    lock = FileLock(path + ".lock", mode=0o600, **extra)
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -163,10 +172,46 @@ def _open_disk(path: str) -> Engine:
     except OSError as exc:
         raise BackendUnavailableError(f"cannot lock surrealkv://{path}: {exc}") from exc
     try:
-        return Engine(f"surrealkv://{path}", ("kv", path), lock)
+        with _private_files():
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            engine = Engine(f"surrealkv://{path}", ("kv", path), lock)
+        make_private(path)
+        return engine
+    except OSError as exc:
+        lock.release()
+        raise BackendUnavailableError(f"cannot open surrealkv://{path}: {exc}") from exc
     except BaseException:
         lock.release()
         raise
+
+
+@contextmanager
+def _private_files() -> Iterator[None]:
+    """Files and directories the engine creates meanwhile are private (umask 077). The umask
+    is process-wide: this runs under ``_guard`` and only around the engine's start."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def make_private(path: str) -> None:
+    """``path`` and everything under it: directories 0700, files 0600 (the engine creates
+    new log segments later with the process's umask; stores of earlier versions were 0755/0644).
+    The lock file next to it is created 0600."""
+    for root, dirs, files in os.walk(path):
+        for name, mode in [(d, 0o700) for d in dirs] + [(f, 0o600) for f in files]:
+            full = os.path.join(root, name)
+            try:
+                if not os.path.islink(full):
+                    os.chmod(full, mode)
+            except OSError:  # gone meanwhile
+                pass
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
 
 
 def _has_singleton() -> bool:

@@ -27,6 +27,23 @@ from .codec import DecodeError, decode, encode
 log = logging.getLogger("conductor_store.surreal")
 
 
+class _NoFrameDumps(logging.LoggerAdapter):
+    """The logger our WebSocket connections get: ``websockets`` logs every frame's bytes (the
+    sign-in frame holds the password) at DEBUG when its logger is enabled for DEBUG, so this
+    one never is, whatever level a user configures; connection events above DEBUG still go
+    to ``conductor_store.surreal.websocket``."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level > logging.DEBUG:
+            super().log(level, msg, *args, **kwargs)
+
+
+_WS_LOGGER = _NoFrameDumps(logging.getLogger("conductor_store.surreal.websocket"), {})
+
+
 class _Broken(Exception):
     """The connection is unusable; ``sent`` says whether the request may have reached the server."""
 
@@ -66,6 +83,7 @@ def _connection_class():
                 subprotocols=[websockets.Subprotocol("cbor")],
                 open_timeout=self.timeout,
                 close_timeout=1,
+                logger=_WS_LOGGER,
                 **extra,
             )
 
