@@ -16,11 +16,13 @@ without fsync raises instead of silently losing durability.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 from ...errors import BackendUnavailableError, StoreError
+from . import verify
 from .backend import Transport
 from .codec import decode, encode
 
@@ -29,6 +31,8 @@ _engines: dict[tuple, "Engine"] = {}
 _sync_data: bool | None = None  # SURREAL_SYNC_DATA as the process's engine read it
 SYNC_ENV = "SURREAL_SYNC_DATA"
 _TRUE = ("1", "true", "yes", "on")
+#: how the engine reports a failure of its own storage (ENOSPC, EIO, a failed fsync)
+_IO_FAILURE = re.compile(r"IO error|Log error|fsync failed|No space left|storage space")
 
 
 _we_set_env = False  # SURREAL_SYNC_DATA was set by us, not by the user
@@ -71,9 +75,11 @@ class Engine:
         self.key = key
         self.file_lock = file_lock
         self.refs = 0
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # RLock: a restart checks the data through run()
         self.current: tuple | None = None
         self.queries = 0
+        self.broken: str | None = None  # why the engine must be restarted before its next use
+        self.restarts = 0
         self.db: Any = None
         try:
             self.db = SyncEmbeddedDB(url)
@@ -89,6 +95,8 @@ class Engine:
         try:
             raw = self.db.execute(encode({"id": "1", "method": method, "params": params}))
         except RuntimeError as exc:  # RPC-level errors (parse errors...) come as RuntimeError
+            if _IO_FAILURE.search(str(exc)):
+                self.broken = str(exc)
             raise StoreError(f"SurrealDB {method} failed: {exc}") from None
         response = decode(raw)
         error = response.get("error") if isinstance(response, dict) else None
@@ -97,19 +105,62 @@ class Engine:
             raise StoreError(f"SurrealDB {method} failed: {message}")
         return response.get("result")
 
-    def run(self, ns: str, db: str, sql: str, vars: dict) -> list:
+    def run(self, ns: str, db: str, sql: str, vars: dict, use: bool | str = True) -> list:
         with self.lock:
-            if self.current != (ns, db):
+            if self.broken is not None:
+                self._restart()
+            if use is not True:  # root ("INFO FOR ROOT") or namespace level
+                self.current = None
+                self.rpc("use", [ns or None, None] if use == "ns" else [None, None])
+            elif self.current != (ns, db):
                 self.current = None
                 self.rpc("use", [ns, db])
                 self.current = (ns, db)
             self.queries += 1
-            return self.rpc("query", [sql, vars])
+            results = self.rpc("query", [sql, vars]) or []
+            for stmt in results:
+                if stmt.get("status") == "ERR" and _IO_FAILURE.search(str(stmt.get("result"))):
+                    self.broken = str(stmt.get("result"))
+            return results
+
+    def _restart(self) -> None:
+        """A new engine on the same files. After the engine failed to write its log (disk
+        full, an I/O error) it refuses every later write ("fsync failed"); a new one runs the
+        engine's recovery (dropping the failed commit's partial record) and works again once
+        the cause is gone. Until then each call tries again and raises."""
+        from surrealdb._surrealdb_ext import SyncEmbeddedDB
+
+        old, self.db = self.db, None
+        self.current = None
+        if old is not None:
+            try:
+                old.close()
+            except RuntimeError:
+                pass
+            del old
+        try:
+            with _guard, _private_files():
+                db = SyncEmbeddedDB(self.url)
+                db.connect()
+        except Exception as exc:  # noqa: BLE001 - the engine raises bare RuntimeErrors
+            raise BackendUnavailableError(
+                f"the embedded SurrealDB engine at {self.url} failed to write ({self.broken}) "
+                f"and cannot start again yet: {exc}"
+            ) from None
+        self.db = db
+        self.broken = None
+        self.restarts += 1
+        verify.engine_started(self)
 
     def close(self) -> None:
         """Close the engine and release its files at once: the engine's ``close()`` alone
         keeps its log and manifest files (and its runtime's fds) open until the Python object
         is freed, so the last reference is dropped here."""
+        try:
+            if self.db is not None and self.broken is None and self.file_lock is not None:
+                verify.engine_closing(self)
+        except StoreError:  # it closes anyway; the next start checks every database
+            pass
         db, self.db = self.db, None
         try:
             if db is not None:
@@ -159,7 +210,7 @@ def _open_disk(path: str) -> Engine:
         os.makedirs(parent, exist_ok=True)
     except OSError as exc:
         raise BackendUnavailableError(f"cannot create {parent}: {exc}") from exc
-    extra = {"is_singleton": False} if _has_singleton() else {}
+    extra: dict[str, Any] = {"is_singleton": False} if _has_singleton() else {}
     lock = FileLock(path + ".lock", mode=0o600, **extra)
     try:
         lock.acquire(timeout=0)
@@ -176,12 +227,17 @@ def _open_disk(path: str) -> Engine:
             os.makedirs(path, mode=0o700, exist_ok=True)
             engine = Engine(f"surrealkv://{path}", ("kv", path), lock)
         make_private(path)
-        return engine
     except OSError as exc:
         lock.release()
         raise BackendUnavailableError(f"cannot open surrealkv://{path}: {exc}") from exc
     except BaseException:
         lock.release()
+        raise
+    try:
+        verify.engine_started(engine)
+        return engine
+    except BaseException:
+        engine.close()
         raise
 
 
@@ -248,7 +304,7 @@ class EmbeddedTransport(Transport):
         return self.engine.run(self.ns, self.db, sql, vars) or []
 
     def info(self) -> dict:
-        return {"shared_engine_opens": self.engine.refs}
+        return {"shared_engine_opens": self.engine.refs, "engine_restarts": self.engine.restarts}
 
     def close(self) -> None:
         if not self._closed:

@@ -132,6 +132,7 @@ def _merge_equalities(items: tuple, negated: bool = False) -> tuple:
     another kind: false either way), one node instead of a chain the engine evaluates
     recursively ("excessive computation depth" at ~1,000 ORs)."""
     groups: dict = {}
+    leaf: Any
     for item in items:
         leaf = item.item if negated and isinstance(item, Not) else item
         if (
@@ -154,8 +155,8 @@ def _merge_equalities(items: tuple, negated: bool = False) -> tuple:
         if item is group[0]:
             values: list = []
             for g in group:
-                g = g.item if isinstance(g, Not) else g
-                values.extend(g.values if isinstance(g, In) else (g.value,))
+                one: Any = g.item if isinstance(g, Not) else g
+                values.extend(one.values if isinstance(one, In) else (one.value,))
             node = In(leaf.field, tuple(values))
             out.append(Not(node) if negated else node)
     return tuple(out)
