@@ -34,8 +34,9 @@ from ...errors import CommitUnknownError, ConflictError, StoreError
 from ...query import Query
 from ...retry import RetryPolicy
 from ...validation import TABLE_RE, copy_json
-from ..base import Backend, Change, CommitResult, Write
+from ..base import Backend, Change, CommitResult, IndexSpec, Write
 from . import commit as cm
+from . import indexes as ix
 from . import surql
 from .codec import Rid
 from .commit import LOG, META, TXN, EngineConflict, first_error, is_engine_conflict, plain
@@ -196,6 +197,33 @@ class SurrealBackend(Backend):
         )
         counts = self._one(sql, vars, "tables")
         return [t for t, n in zip(names, counts) if n]
+
+    # -- indexes -------------------------------------------------------------------------
+    def ensure_index(self, spec: IndexSpec) -> None:
+        """``DEFINE INDEX`` (idempotent, see ``indexes.py``); a unique index over records that
+        already repeat a value raises ``ConflictError`` and is not defined."""
+        try:
+            self._query(ix.define(spec), {}, "ensure_index")
+        except StoreError as exc:
+            if "already contains" in str(exc):
+                raise ConflictError(
+                    f"cannot make {spec.table}({', '.join(spec.fields)}) unique: {exc}"
+                ) from None
+            raise
+
+    def indexes(self) -> list[IndexSpec]:
+        info = self._one("INFO FOR DB", {}, "indexes") or {}
+        names = sorted(t for t in (info.get("tables") or {}) if TABLE_RE.fullmatch(t))
+        if not names:
+            return []
+        # validated identifiers (TABLE_RE): INFO FOR TABLE takes no parameter
+        sql = " ".join(f"INFO FOR TABLE `{t}`;" for t in names)
+        found = [
+            spec
+            for table, info in zip(names, self._one_many(sql, {}, "indexes"))
+            for spec in ix.specs(table, info or {})
+        ]
+        return sorted(found)
 
     # -- writes --------------------------------------------------------------------------
     def commit(self, writes: list[Write], checks: dict) -> CommitResult:

@@ -127,9 +127,11 @@ class Plan:
             return ConflictError(f"cannot insert: record {name} already exists")
         unique = _UNIQUE.search(message)
         if unique:
+            index_name = unique.group(1).strip("`")
+            fields = index_name.split("-")[-1] if index_name.startswith("_CS_ix") else index_name
             return ConflictError(
-                f"unique index {unique.group(1)}: {unique.group(3)} already has the value(s) "
-                f"{unique.group(2)}"
+                f"unique index on ({fields}): {unique.group(3)} already has the value(s) "
+                f"{unique.group(2)}; nothing was written"
             )
         if is_engine_conflict(message):
             return EngineConflict(message)

@@ -59,6 +59,15 @@ def field(path: tuple) -> str:
     return f"(IF {guards} THEN {'.'.join(quoted)} ELSE NULL END)"
 
 
+def plain_field(path: tuple) -> str:
+    """``path`` as a plain SurrealQL path (``a.b``): what an index is defined on. Through a
+    non-object it reads NONE, through an array of objects an array -- never a scalar, so a
+    kind check or an equality with a scalar rejects both, as the library's NULL would be."""
+    if path[0] == "id":
+        return "record::id(id)" if len(path) == 1 else "NULL"
+    return ".".join(f"`{seg}`" for seg in path)
+
+
 def _not_null(f: str) -> str:
     return f"({f} != NONE AND {f} != NULL)"
 
@@ -102,27 +111,30 @@ def _truth(node: Any, p: Params, want: bool) -> str:
     if isinstance(node, IsNull):
         f = field(node.field)
         return f"({f} = NONE OR {f} = NULL)" if want else _not_null(f)
-    f = field(node.field)
+    f, g = field(node.field), plain_field(node.field)
     if isinstance(node, Compare):
         v = p.bind(node.value)
-        same = f"({_kind(node.value)}({f}) AND {f} = {v})"
-        if node.op == "=":
-            return same if want else f"({_not_null(f)} AND !{same})"
-        if node.op == "!=":
-            return f"({_not_null(f)} AND !{same})" if want else same
-        op = _OPS[node.op]
-        test = f"{f} {op} {v}"
-        return f"({_kind(node.value)}({f}) AND {'' if want else '!'}({test}))"
+        if node.op in ("=", "!="):
+            if want == (node.op == "="):
+                # SurrealQL's = never holds across kinds (true = 1, 1 = '1', [1] = 1 are false;
+                # 1 = 1.0 holds) nor for NONE/NULL = a value: the plain form is exact, and an
+                # index on the field serves it
+                return f"{g} = {v}"
+            return f"({_not_null(f)} AND !({_kind(node.value)}({f}) AND {f} = {v}))"
+        test = f"{g} {_OPS[node.op]} {v}"
+        return f"({_kind(node.value)}({g}) AND {'' if want else '!'}({test}))"
     if isinstance(node, In):
+        if want:  # membership with the same = (an array on the left is never a member)
+            return f"{g} IN {p.bind(list(node.values))}" if node.values else "false"
         groups: dict[str, list] = {}
         for item in node.values:
             groups.setdefault(_kind(item), []).append(item)
         hits = [f"({check}({f}) AND {f} IN {p.bind(items)})" for check, items in groups.items()]
         hit = "(" + " OR ".join(hits) + ")" if hits else "false"
-        return hit if want else f"({_not_null(f)} AND !{hit})"
+        return f"({_not_null(f)} AND !{hit})"
     if isinstance(node, Like):
         rx = p.bind(_like_regex(node.pattern))
-        return f"(type::is::string({f}) AND {'' if want else '!'}string::matches({f}, {rx}))"
+        return f"(type::is::string({g}) AND {'' if want else '!'}string::matches({g}, {rx}))"
     raise TypeError(f"not a query node: {node!r}")
 
 
