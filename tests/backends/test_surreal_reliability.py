@@ -133,3 +133,16 @@ def test_equalities_on_one_field_become_one_in_and_big_trees_stay_shallow():
             groups[-1] += 1
             widest = max(widest, groups[-1])
     assert 1 <= widest <= 8
+
+
+@pytest.mark.parametrize("doc", [{"a": "x\x00y"}, {"k\x00": 1}, {"n": {"deep": ["\x00"]}}])
+def test_a_nul_character_is_refused_and_poisons_nothing(url, doc):
+    """The engine stored such a string, then failed every read of the record or the table."""
+    with cs.open(url) as store:
+        store.insert("t", {"v": 1}, id="a")
+        with pytest.raises(cs.ValidationError, match="NUL"):
+            store.insert("t", doc, id="n")
+        with pytest.raises(cs.ValidationError, match="NUL"):
+            store.update("t", "a", doc)
+        assert store.get("t", "n") is None and store.find("t") == [store.get("t", "a")]
+        assert [c.seq for c in store.changes()] == [1]

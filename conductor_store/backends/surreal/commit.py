@@ -2,12 +2,14 @@
 
 The commit protocol (see the package's ``backend.py`` for the layout it writes):
 
-* The client proposes the commit's number ``s`` = the last number it knows + 1. The query
-  fails with ``cs:seq`` unless ``_CS_log:<s-1>`` exists, and the engine refuses to ``CREATE``
-  ``_CS_log:<s>`` when it exists: so ``s`` is exactly the next number, the log stays dense
-  (1, 2, 3, ... in commit order), and any two overlapping commits write the same log record and
-  conflict -- commits are serialisable, which the checks (compare-and-set) rely on. A stale
-  proposal costs one retry after the backend learns the last number again.
+* The client proposes the commit's number ``s`` = the last number it knows + 1, and the engine
+  refuses to ``CREATE`` ``_CS_log:<s>`` when it exists. A backend only ever knows numbers
+  that were committed (its own results, or the log probed by ``_find_last``), so a proposal
+  is never too high: ``s`` is exactly the next number, the log stays dense (1, 2, 3, ... in
+  commit order), and any two overlapping commits write the same log record and conflict --
+  commits are serialisable, which the checks (compare-and-set) rely on. A stale proposal
+  (another backend committed meanwhile) costs one retry after the backend learns the last
+  number again.
 * Every written record gets ``_version = s`` (the seq of the commit that last wrote it, like
   etcd's mod_revision): it never repeats for a key, even across delete and re-create.
 * ``_CS_log:<s>`` holds ``{k: [record ids], w: [documents], o: [ops], tb: [tables], t: time}``
@@ -35,7 +37,7 @@ TXN = "_CS_txn"
 HINT_EVERY = 1024
 
 _FAILED_TXN = "The query was not executed due to a failed transaction"
-_THROWN = re.compile(r"An error occurred: cs:(check|missing|seq)(?::(\d+))?")
+_THROWN = re.compile(r"An error occurred: cs:(check|missing):(\d+)")
 _EXISTS = re.compile(r"Database record `(.*)` already exists")
 _UNIQUE = re.compile(r"Database index `(.*?)` already contains (.*), with record `(.*)`")
 _OPS: dict[Any, Literal["insert", "update", "delete"]] = {
@@ -108,8 +110,6 @@ class Plan:
         thrown = _THROWN.search(message)
         if thrown:
             kind = thrown.group(1)
-            if kind == "seq":
-                return StaleSeq()
             index = int(thrown.group(2))
             if kind == "check":
                 (table, id), version = list(self.checks.items())[index]
@@ -221,11 +221,10 @@ def _log(p: Plan, vars: dict, keys: list, docs: list, ops: list) -> list[str]:
     vars["lr"] = Rid(LOG, p.seq)
     vars["t"] = p.time
     vars["tbs"] = sorted({w.table for w in p.writes})
-    take = [] if p.seq == 1 else [f"IF !record::exists({LOG}:{p.seq - 1}) {{ THROW 'cs:seq' }};"]
-    take.append(
+    take = [
         f"CREATE $lr CONTENT {{k: [{', '.join(keys)}], w: [{', '.join(docs)}], "
         f"o: [{', '.join(ops)}], tb: $tbs, t: $t}} RETURN NONE;"
-    )
+    ]
     if p.seq % HINT_EVERY == 0:
         take.append(f"UPSERT {META}:seq SET n = {p.seq} RETURN NONE;")
     if p.tid is not None:
