@@ -122,6 +122,9 @@ def _truth(node: Any, p: Params, want: bool) -> str:
                 return f"{g} = {v}"
             return f"({_not_null(f)} AND !({_kind(node.value)}({f}) AND {f} = {v}))"
         test = f"{g} {_OPS[node.op]} {v}"
+        # the kind check, not bounds by SurrealQL's order across kinds (``g > true AND g < ''``
+        # for numbers: 35 % faster un-indexed, but the engine then counts wrongly through an
+        # index: 60 instead of 19 for n > 40, measured on 2.3.10)
         return f"({_kind(node.value)}({g}) AND {'' if want else '!'}({test}))"
     if isinstance(node, In):
         if want:  # membership with the same = (an array on the left is never a member)
