@@ -51,7 +51,8 @@ def test_import_does_not_load_surrealdb():
         """
         import sys, conductor_store
         from conductor_store.backends import lookup
-        print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('surrealdb', 'websockets'))))
+        heavy = ('surrealdb', 'websockets')
+        print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))
     """.replace("import sys,", "import json, sys,")
     )
     assert out.returncode == 0, out.stderr
@@ -163,7 +164,7 @@ def test_engine_conflicts_are_retried_then_reported(mem, failures, outcome):
 def test_unknown_options_are_named():
     with pytest.raises(cs.ValidationError, match="colour, size"):
         cs.open("mem://", size=1, colour="red")
-    with pytest.raises(cs.ValidationError, match="unknown URL parameter 'x'"):
+    with pytest.raises(cs.ValidationError, match=r"unknown URL parameter\(s\): x"):
         cs.open("mem://?x=1")
     with pytest.raises(cs.ValidationError, match="user"):
         cs.open("mem://", user="root")

@@ -43,6 +43,9 @@ _SAFE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _OPEN = {"use", "signin", "version", "ping", "info", "invalidate"}
 
 
+_NO_PERMISSION = "IAM error: Not enough permissions to perform this action"
+
+
 class Server:
     def __init__(self, data: str | None, user: str, password: str) -> None:
         if not (_SAFE.fullmatch(user) and _SAFE.fullmatch(password)):
@@ -107,17 +110,8 @@ class Server:
                     await ws.send(encode({"id": rid, "result": None}))
                     continue
                 if method not in _OPEN and not session["authed"]:
-                    await ws.send(
-                        encode(
-                            {
-                                "id": rid,
-                                "error": {
-                                    "code": -32002,
-                                    "message": "IAM error: Not enough permissions to perform this action",
-                                },
-                            }
-                        )
-                    )
+                    error = {"code": -32002, "message": _NO_PERMISSION}
+                    await ws.send(encode({"id": rid, "error": error}))
                     continue
                 is_query = method == "query"
                 is_commit = is_query and "COMMIT TRANSACTION" in str(request["params"][0])

@@ -31,14 +31,14 @@ Nothing here imports ``surrealdb`` until a store is opened.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ...errors import ValidationError
 from ...urls import redact_url
 from .backend import SurrealBackend
 
-__all__ = ["open_backend", "SurrealBackend"]
+__all__ = ["open_backend", "SurrealBackend", "WsUrl", "ws_url"]
 
 _OPTIONS = {
     "namespace", "database", "user", "password", "auth_level", "pool_size", "timeout",
@@ -85,13 +85,17 @@ def _name(value: Any, what: str) -> str:
     return value
 
 
-def open_backend(url: str, *, project: str, **options: Any) -> SurrealBackend:
-    unknown = sorted(set(options) - _OPTIONS)
+def _only_known(given: Any, known: Any, what: str) -> None:
+    """The one "unknown option" check: ``given`` names must all be in ``known``."""
+    unknown = sorted(set(given) - set(known))
     if unknown:
         raise ValidationError(
-            f"unknown option(s) for a SurrealDB store: {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(_OPTIONS))})"
+            f"unknown {what}: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
         )
+
+
+def open_backend(url: str, *, project: str, **options: Any) -> SurrealBackend:
+    _only_known(options, _OPTIONS, "option(s) for a SurrealDB store")
     url, query = _split_query(url)
     for key, value in query.items():
         options.setdefault(key, value)
@@ -123,15 +127,9 @@ def _split_query(url: str) -> tuple[str, dict]:
         return url, {}
     base, _, text = url.partition("?")
     aliases = {"ns": "namespace", "db": "database"}
-    out: dict = {}
-    for key, values in parse_qs(text, keep_blank_values=True).items():
-        name = aliases.get(key, key)
-        if name not in ("namespace", "database", "auth_level"):
-            raise ValidationError(
-                f"unknown URL parameter {key!r} (known: namespace/ns, database/db, auth_level)"
-            )
-        out[name] = values[-1]
-    return base, out
+    given = parse_qs(text, keep_blank_values=True)
+    _only_known(given, ("namespace", "ns", "database", "db", "auth_level"), "URL parameter(s)")
+    return base, {aliases.get(key, key): values[-1] for key, values in given.items()}
 
 
 def _refuse(options: dict, names: tuple, where: str) -> None:
@@ -207,13 +205,28 @@ def _embedded_backend(
         raise
 
 
-def _open_remote(
-    url: str, namespace: str, database: str, live: bool, options: dict
-) -> SurrealBackend:
-    from .remote import RemoteTransport
+class WsUrl(NamedTuple):
+    """A ``ws://`` / ``wss://`` URL taken apart once: ``base`` is ``scheme://host[:port][/path]``
+    without a trailing ``/rpc`` (what the SDK's ``Surreal()`` takes; the RPC endpoint is
+    ``base + "/rpc"``), ``user``/``password`` come from the URL (unquoted, None if absent)."""
 
-    if options.get("durable") is not None:
-        _bool(options["durable"], "durable")  # the server decides; accepted for symmetry
+    scheme: str
+    netloc: str  # host[:port], IPv6 hosts in brackets, no credentials
+    path: str
+    user: str | None
+    password: str | None
+
+    @property
+    def base(self) -> str:
+        return f"{self.scheme}://{self.netloc}{self.path}"
+
+    def shown(self, user: str | None) -> str:
+        """The URL as shown to people: the user, never the password."""
+        return f"{self.scheme}://{user + '@' if user else ''}{self.netloc}{self.path}"
+
+
+def ws_url(url: str) -> WsUrl:
+    """Parse a SurrealDB server URL (the one place that does; ``bench`` uses it too)."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -221,26 +234,38 @@ def _open_remote(
         raise ValidationError(f"bad SurrealDB URL {redact_url(url)}: {exc}") from None
     if not parts.hostname:
         raise ValidationError(f"{redact_url(url)} names no host")
-    user = (
-        options.get("user")
-        or (unquote(parts.username) if parts.username else None)
-        or _env("SURREAL_USER")
+    path = parts.path.rstrip("/")
+    if path.endswith("/rpc"):
+        path = path[: -len("/rpc")]
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return WsUrl(
+        parts.scheme,
+        host + (f":{port}" if port else ""),
+        path,
+        unquote(parts.username) if parts.username else None,
+        unquote(parts.password) if parts.password is not None else None,
     )
+
+
+def _open_remote(
+    url: str, namespace: str, database: str, live: bool, options: dict
+) -> SurrealBackend:
+    from .remote import RemoteTransport
+
+    if options.get("durable") is not None:
+        _bool(options["durable"], "durable")  # the server decides; accepted for symmetry
+    where = ws_url(url)
+    user = options.get("user") or where.user or _env("SURREAL_USER")
     password = options.get("password")
     if password is None:
-        password = unquote(parts.password) if parts.password is not None else _env("SURREAL_PASS")
+        password = where.password if where.password is not None else _env("SURREAL_PASS")
     level = (options.get("auth_level") or _env("SURREAL_AUTH_LEVEL") or "root").lower()
     if level not in ("root", "namespace", "database"):
         raise ValidationError(f"auth_level must be root, namespace or database, not {level!r}")
     pool_size = _number(_pick(options, "pool_size", "SURREAL_POOL_SIZE", 5), "pool_size", int, 1)
     timeout = _number(_pick(options, "timeout", "SURREAL_TIMEOUT", 10), "timeout", float, 0.01)
-    path = parts.path.rstrip("/")
-    if path.endswith("/rpc"):
-        path = path[: -len("/rpc")]
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    netloc = host + (f":{port}" if port else "")
-    endpoint = f"{parts.scheme}://{netloc}{path}/rpc"
-    shown = f"{parts.scheme}://{user + '@' if user else ''}{netloc}{path}"
+    endpoint = where.base + "/rpc"
+    shown = where.shown(user)
     transport = RemoteTransport(
         endpoint=endpoint,
         shown_url=shown,

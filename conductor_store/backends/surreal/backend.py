@@ -1,16 +1,18 @@
-"""The SurrealDB backend: one project = one database; records, a commit log and a sequence.
+"""The SurrealDB backend: one project = one database; records, a commit log and indexes.
 
 Layout inside the database (internal names contain capitals, which table names cannot):
 
-* ``<table>:<id>``   -- the records: their fields plus ``_version``, bumped by the server on
-  every write through ``DEFINE FIELD _version ... VALUE IF $before THEN $before + 1 ELSE 1 END``.
-* ``_CS_meta:seq``   -- ``{n}``: the last commit number. Every commit that changes something
-  increments it inside its transaction, so commit numbers are 1, 2, 3 ... in commit order, and
-  any two overlapping commits conflict on it (the engine then retries or fails one of them):
-  commits are serialisable, which the checks (compare-and-set) rely on.
-* ``_CS_log:<seq>``  -- ``{w, tb}``: the commit's per-write results (document after the write, the
-  record id for a delete, NONE for a no-op) and the tables it touched. :meth:`changes` reads it.
-* ``_CS_txn:<uuid>`` -- remote commits only: ``{s, at}``, written by the commit itself, so that a
+* ``<table>:<id>``   -- the records: their fields plus ``_version``, the number of the commit
+  that last wrote the record (it grows on every write and never repeats for a key, even across
+  delete and re-create).
+* ``_CS_log:<seq>``  -- commit number ``seq`` (1, 2, 3, ... dense, in commit order): per write
+  its record id, the document after it and its op, the tables it touched and its wall-clock
+  time (see ``commit.py``, which also explains why that makes commits serialisable).
+  :meth:`changes` reads bounded record-id ranges of it: O(changes returned).
+* ``_CS_meta:seq``   -- ``{n}``: a recent commit number, a hint where to look for the last one
+  (written every ``HINT_EVERY`` commits; stores of earlier versions kept it exact).
+* ``_CS_meta:pruned`` -- ``{n}``: :meth:`prune_changes` removed the log up to ``n``.
+* ``_CS_txn:<uuid>`` -- remote commits only: ``{s}``, written by the commit itself, so that a
   commit whose reply was lost with the connection can be found instead of being sent twice.
 
 Why not SurrealDB's change feeds: measured on the engine in the SDK wheel (surrealdb-core
@@ -23,34 +25,37 @@ with other writers). The ``_CS_log`` record costs one write per commit, not per 
 from __future__ import annotations
 
 import logging
-import random
-import re
 import threading
 import time
 import uuid
 from typing import Any, Callable, Iterable
 
-from ...errors import BackendUnavailableError, ConflictError, NotFoundError, StoreError
+from ...errors import CommitUnknownError, ConflictError, StoreError
 from ...query import Query
+from ...retry import RetryPolicy
 from ...validation import TABLE_RE, copy_json
-from ..base import Backend, Change, CommitResult, Write
+from ..base import Backend, Change, CommitResult, IndexSpec, Write
+from . import commit as cm
+from . import indexes as ix
 from . import surql
 from .codec import Rid
+from .commit import LOG, META, TXN, EngineConflict, first_error, is_engine_conflict, plain
+
+__all__ = ["SurrealBackend", "Transport", "OutcomeUnknown", "is_engine_conflict"]
 
 log = logging.getLogger("conductor_store.surreal")
 
-META = "_CS_meta"
-LOG = "_CS_log"
-TXN = "_CS_txn"
 _INTERNAL_PREFIX = "_CS_"
 
-_FAILED_TXN = "The query was not executed due to a failed transaction"
-_THROWN = re.compile(r"An error occurred: cs:(check|missing):(\d+)")
-_EXISTS = re.compile(r"Database record `(.*)` already exists")
-
-
-class EngineConflict(Exception):
-    """The engine aborted a transaction on a read/write conflict: nothing was written."""
+#: a read the engine aborted on a conflict with a writer is simply read again
+READ_RETRY = RetryPolicy(attempts=7, base=0.001, cap=0.01)
+#: a commit the engine aborted (conflict, or a number taken meanwhile) wrote nothing: back off
+#: and send it again
+COMMIT_RETRY = RetryPolicy(attempts=50, base=0.0005, cap=0.05)
+#: a remote commit that did not land before its connection failed is sent again this often
+RESENDS = 3
+#: how many log records one query of :meth:`changes` reads at most
+CHANGES_BATCH = 512
 
 
 class OutcomeUnknown(Exception):
@@ -73,43 +78,9 @@ class Transport:
         pass
 
 
-def _define_table(table: str) -> str:
-    # table names are validated identifiers ([a-z_][a-z0-9_]*): safe to emit, quoted anyway
-    return (
-        f"DEFINE TABLE IF NOT EXISTS `{table}` SCHEMALESS; "
-        f"DEFINE FIELD IF NOT EXISTS _version ON `{table}` "
-        "VALUE IF $before THEN $before + 1 ELSE 1 END;"
-    )
-
-
-def _plain(doc: dict) -> dict:
-    """A record as the library shows it: ``id`` as the plain string id."""
-    rid = doc.get("id")
-    if rid.__class__ is Rid:
-        doc["id"] = rid.key
-    return doc
-
-
-def _first_error(results: list) -> str | None:
-    for stmt in results:
-        if stmt.get("status") == "ERR":
-            message = str(stmt.get("result"))
-            if message != _FAILED_TXN:
-                return message
-    for stmt in results:
-        if stmt.get("status") == "ERR":
-            return str(stmt.get("result"))
-    return None
-
-
-def is_engine_conflict(message: str) -> bool:
-    lowered = message.lower()
-    return "can be retried" in lowered or "read or write conflict" in lowered
-
-
 def check_ok(results: list, what: str) -> list:
     """Raise the library's error for the first failed statement, else return ``results``."""
-    message = _first_error(results)
+    message = first_error(results)
     if message is None:
         return results
     if is_engine_conflict(message):
@@ -131,7 +102,7 @@ class SurrealBackend(Backend):
         facts: dict,
         on_close: Callable[[], None] | None = None,
     ) -> None:
-        self.name = name  # type: ignore[misc]  (instance attribute shadows the ClassVar)
+        self.name = name  # type: ignore[misc]  # an instance attribute shadows the ClassVar
         self.url = url
         self._t = transport
         self._namespace = namespace
@@ -142,17 +113,22 @@ class SurrealBackend(Backend):
         self._defined_lock = threading.Lock()
         self._closed = False
         self.engine_retries = 0  # commits retried after an engine conflict (for tests/info)
+        self._seq_lock = threading.Lock()
+        self._seq = 0  # the highest commit number known to exist
+        self._pruned = 0
+        self._seq = self._find_last()
 
     # -- helpers -------------------------------------------------------------------------
     def _query(self, sql: str, vars: dict, what: str) -> list:
-        for attempt in range(8):
+        delays = READ_RETRY.delays()
+        while True:
             try:
                 return check_ok(self._t.run(sql, vars), what)
             except EngineConflict:  # a read aborted by a concurrent writer: just read again
-                if attempt == 7:
+                pause = next(delays, None)
+                if pause is None:
                     raise
-                time.sleep(0.001 * (attempt + 1))
-        raise AssertionError("unreachable")
+                time.sleep(pause)
 
     def _one(self, sql: str, vars: dict, what: str) -> Any:
         results = self._query(sql, vars, what)
@@ -161,7 +137,7 @@ class SurrealBackend(Backend):
     # -- reads ---------------------------------------------------------------------------
     def get(self, table: str, id: str) -> dict | None:
         doc = self._one("SELECT * FROM ONLY $r", {"r": Rid(table, id)}, "get")
-        return _plain(doc) if doc else None
+        return plain(doc) if doc else None
 
     def get_many(self, table: str, ids: list[str]) -> list[dict]:
         if not ids:
@@ -170,30 +146,34 @@ class SurrealBackend(Backend):
         rows = self._one("SELECT * FROM $rs", {"rs": [Rid(table, i) for i in unique]}, "get_many")
         found = {}
         for row in rows or ():
-            doc = _plain(row)
+            doc = plain(row)
             found[doc["id"]] = doc
         out = []
         seen: set = set()
         for i in ids:
-            doc = found.get(i)
-            if doc is not None:
-                out.append(doc if i not in seen else copy_json(doc))
+            hit = found.get(i)
+            if hit is not None:
+                out.append(hit if i not in seen else copy_json(hit))
                 seen.add(i)
         return out
 
     def scan(self, table: str) -> Iterable[dict]:
         rows = self._one("SELECT * FROM type::table($tb) ORDER BY id", {"tb": table}, "scan")
-        return [_plain(row) for row in rows or ()]
+        return [plain(row) for row in rows or ()]
 
     def find(self, table: str, query: Query) -> list[dict]:
+        if surql.leaves(query.where) > surql.MAX_LEAVES:
+            return super().find(table, query)  # in Python, over one scan: linear
         vars: dict = {"tb": table}
         sql = surql.select(query, surql.Params(vars))
         rows = self._one(sql, vars, "find") or ()
         if query.order:
-            return [_plain(row["d"]) for row in rows]
-        return [_plain(row) for row in rows]
+            return [plain(row["d"]) for row in rows]
+        return [plain(row) for row in rows]
 
     def count(self, table: str, query: Query) -> int:
+        if surql.leaves(query.where) > surql.MAX_LEAVES:
+            return super().count(table, query)
         vars: dict = {"tb": table}
         rows = self._one(surql.count(query, surql.Params(vars)), vars, "count")
         return int(rows[0]["count"]) if rows else 0
@@ -229,173 +209,164 @@ class SurrealBackend(Backend):
         counts = self._one(sql, vars, "tables")
         return [t for t, n in zip(names, counts) if n]
 
+    # -- indexes -------------------------------------------------------------------------
+    def ensure_index(self, spec: IndexSpec) -> None:
+        """``DEFINE INDEX`` (idempotent, see ``indexes.py``); a unique index over records that
+        already repeat a value raises ``ConflictError`` and is not defined."""
+        try:
+            self._query(ix.define(spec), {}, "ensure_index")
+        except StoreError as exc:
+            if "already contains" in str(exc):
+                raise ConflictError(
+                    f"cannot make {spec.table}({', '.join(spec.fields)}) unique: {exc}"
+                ) from None
+            raise
+
+    def indexes(self) -> list[IndexSpec]:
+        info = self._one("INFO FOR DB", {}, "indexes") or {}
+        names = sorted(t for t in (info.get("tables") or {}) if TABLE_RE.fullmatch(t))
+        if not names:
+            return []
+        # validated identifiers (TABLE_RE): INFO FOR TABLE takes no parameter
+        sql = " ".join(f"INFO FOR TABLE `{t}`;" for t in names)
+        found = [
+            spec
+            for table, info in zip(names, self._one_many(sql, {}, "indexes"))
+            for spec in ix.specs(table, info or {})
+        ]
+        return sorted(found)
+
     # -- writes --------------------------------------------------------------------------
     def commit(self, writes: list[Write], checks: dict) -> CommitResult:
         if not writes and not checks:
             return CommitResult(None, [])
         tid = uuid.uuid4().hex if self._t.remote else None
-        delay = 0.001
-        for attempt in range(30):
+        delays = COMMIT_RETRY.delays()
+        resends = 0
+        while True:
             with self._defined_lock:
                 new_tables = sorted({w.table for w in writes if w.kind != "delete"} - self._defined)
-            sql, vars = self._commit_query(writes, checks, new_tables, tid)
+            plan = cm.plan(writes, checks, new_tables, self._seq + 1, time.time(), tid)
             try:
-                results = self._t.run(sql, vars, idempotent=False)
+                results = self._t.run(plan.sql, plan.vars or {}, idempotent=False)
             except OutcomeUnknown as lost:
+                landed = self._find_commit(tid, writes, str(lost))
+                if landed is None and resends < RESENDS:
+                    resends += 1
+                    continue  # it did not land: send it again (same transaction id)
+                if landed is None:
+                    raise CommitUnknownError(
+                        f"could not commit to {self.url}: the connection failed after each of "
+                        f"{resends + 1} sends ({lost}); the last one's outcome is unknown "
+                        f"(transaction id {tid}). {_HOW_TO_FIND_OUT}"
+                    ) from None
+                result = landed
+            else:
                 try:
-                    landed = self._find_commit(tid, len(writes))
-                except BackendUnavailableError as exc:
-                    raise BackendUnavailableError(
-                        f"the connection to {self.url} failed after a commit was sent ({lost}), and "
-                        f"the server could not be asked whether it was applied: its outcome is "
-                        f"unknown (transaction id {tid}). {exc}"
-                    ) from None
-                if landed is not None:
-                    self._mark_defined(new_tables)
-                    return landed
-                continue  # it did not land: send it again (same transaction id)
-            try:
-                result = self._commit_result(results, writes, checks, tid)
-            except EngineConflict:
-                self.engine_retries += 1
-                if attempt == 29:
-                    raise ConflictError(
-                        "SurrealDB kept aborting this commit on conflicts with concurrent "
-                        "commits; nothing was written"
-                    ) from None
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.05)
-                continue
-            except _AlreadyCommitted:
-                landed = self._find_commit(tid, len(writes))
-                if landed is None:  # pragma: no cover - the marker exists, so must the commit
-                    raise StoreError("commit marker found without its commit") from None
-                self._mark_defined(new_tables)
-                return landed
+                    result = plan.result(results)
+                except (EngineConflict, cm.StaleSeq) as retry:
+                    self._retry(retry, delays)
+                    continue
+                except cm.AlreadyCommitted:
+                    found = self._find_commit(tid, writes, "a resent commit found its marker")
+                    if found is None:  # pragma: no cover - the marker exists, so must the commit
+                        raise StoreError("commit marker found without its commit") from None
+                    result = found
             self._mark_defined(new_tables)
+            self._advance(result.seq)
             return result
-        raise BackendUnavailableError(f"could not commit to {self.url}: the outcome stayed unknown")
+
+    def _retry(self, why: Exception, delays: Any) -> None:
+        """Before sending a commit again: learn the last number or back off (or give up)."""
+        pause = next(delays, None)
+        if pause is None:
+            raise ConflictError(
+                "SurrealDB kept aborting this commit on conflicts with concurrent commits "
+                f"({self.engine_retries} retries); nothing was written"
+            ) from None
+        self.engine_retries += 1
+        if isinstance(why, cm.StaleSeq):
+            known = self._seq
+            self._advance(self._find_last())
+            if self._seq != known:
+                return  # another commit took the number: try the next one at once
+        time.sleep(pause)
+
+    def _advance(self, seq: int | None) -> None:
+        if seq:
+            with self._seq_lock:
+                if seq > self._seq:
+                    self._seq = seq
 
     def _mark_defined(self, tables: list[str]) -> None:
         if tables:
             with self._defined_lock:
                 self._defined.update(tables)
 
-    def _commit_query(
-        self, writes: list[Write], checks: dict, new_tables: list[str], tid: str | None
-    ) -> tuple[str, dict]:
-        vars: dict = {}
-        lines = ["BEGIN TRANSACTION;"]
-        lines.extend(_define_table(t) for t in new_tables)
-        for i, ((table, id), version) in enumerate(checks.items()):
-            vars[f"k{i}"] = Rid(table, id)
-            if version is None:
-                lines.append(f"IF record::exists($k{i}) {{ THROW 'cs:check:{i}' }};")
-            else:
-                vars[f"v{i}"] = version
-                lines.append(
-                    f"IF (SELECT VALUE _version FROM ONLY $k{i}) != $v{i} {{ THROW 'cs:check:{i}' }};"
-                )
-        names = []
-        returned = []  # what comes back: only what the client cannot rebuild itself
-        for i, w in enumerate(writes):
-            vars[f"r{i}"] = Rid(w.table, w.id)
-            names.append(f"$w{i}")
-            if w.kind == "delete":
-                lines.append(
-                    f"LET $w{i} = IF (DELETE $r{i} RETURN BEFORE) THEN $r{i} ELSE NONE END;"
-                )
-                returned.append(f"$w{i} != NONE")
-                continue
-            vars[f"d{i}"] = w.doc if w.doc is not None else {}
-            if w.kind == "insert":
-                lines.append(f"LET $w{i} = (CREATE $r{i} CONTENT $d{i})[0];")
-                returned.append("1")
-            elif w.kind == "put":
-                lines.append(f"LET $w{i} = (UPSERT $r{i} CONTENT $d{i})[0];")
-                returned.append(f"$w{i}._version")
-            elif w.kind == "merge" and not _has_object_value(w.doc):
-                # no object values: SurrealQL's MERGE replaces each field, i.e. merges shallowly
-                lines.append(f"LET $w{i} = (UPDATE $r{i} MERGE $d{i})[0];")
-                lines.append(f"IF !$w{i} {{ THROW 'cs:missing:{i}' }};")
-                returned.append(f"$w{i}")
-            elif w.kind == "merge":  # shallow: SurrealQL's MERGE would merge nested objects
-                lines.append(
-                    f"LET $w{i} = (UPDATE $r{i} CONTENT object::from_entries(array::concat("
-                    f"object::entries($this), object::entries($d{i}))))[0];"
-                )
-                lines.append(f"IF !$w{i} {{ THROW 'cs:missing:{i}' }};")
-                returned.append(f"$w{i}")
-            else:
-                raise StoreError(f"unknown write kind {w.kind!r}")
-        bump = f"(UPSERT {META}:seq SET n += 1 RETURN VALUE n)[0]"
-        all_w = f"[{', '.join(names)}]"
-        vars["tbs"] = sorted({w.table for w in writes})
-        if any(w.kind != "delete" for w in writes):
-            lines.append(f"LET $s = {bump};")
-            lines.append(
-                f"CREATE type::thing('{LOG}', $s) CONTENT {{w: {all_w}, tb: $tbs}} RETURN NONE;"
-            )
-        else:
-            lines.append(f"LET $s = IF array::any({all_w}) THEN {bump} ELSE NONE END;")
-            lines.append(
-                f"IF $s {{ CREATE type::thing('{LOG}', $s) CONTENT {{w: {all_w}, tb: $tbs}} RETURN NONE }};"
-            )
-        if tid is not None:
-            vars["tid"] = Rid(TXN, tid)
-            lines.append("CREATE $tid CONTENT {s: $s, at: time::now()} RETURN NONE;")
-        lines.append(f"RETURN [$s, {', '.join(returned)}];")
-        lines.append("COMMIT TRANSACTION;")
-        return "\n".join(lines), vars
+    def _find_last(self) -> int:
+        """The highest commit number in the log: from the best known lower bound, probe
+        ``_CS_log`` record ids (the log is dense above the pruned part), O(log distance)."""
+        meta = self._one(
+            f"RETURN [(SELECT VALUE n FROM ONLY {META}:seq), (SELECT VALUE n FROM ONLY "
+            f"{META}:pruned), record::exists({LOG}:{max(self._seq, 1)})];",
+            {},
+            "open",
+        )
+        hint, pruned, known = (meta[0] or 0), (meta[1] or 0), meta[2]
+        self._pruned = max(self._pruned, int(pruned))
+        base = max(int(hint), self._pruned, self._seq if known else 0)
+        lo, hi = 0, 1  # offsets from base: lo exists (or is base), hi does not
+        while True:  # exponential: 1, 2, 4, ... 2**40 in one query
+            offsets = [1 << j for j in range(41) if (1 << j) > lo]
+            found = self._exists([base + o for o in offsets])
+            hits = [o for o, f in zip(offsets, found) if f]
+            if not hits:
+                hi = offsets[0]
+                break
+            lo = max(hits)
+            if lo != offsets[-1]:
+                hi = offsets[offsets.index(lo) + 1]
+                break
+        while hi - lo > 1:  # then about 64 evenly spaced probes per query
+            step = max(1, (hi - lo) // 64)
+            offsets = list(range(lo + step, hi, step))
+            for offset, exists in zip(offsets, self._exists([base + o for o in offsets])):
+                if not exists:
+                    hi = offset
+                    break
+                lo = offset
+        return base + lo
 
-    def _commit_result(
-        self, results: list, writes: list[Write], checks: dict, tid: str | None
-    ) -> CommitResult:
-        message = _first_error(results)
-        if message is not None:
-            thrown = _THROWN.search(message)
-            if thrown:
-                kind, index = thrown.group(1), int(thrown.group(2))
-                if kind == "check":
-                    (table, id), version = list(checks.items())[index]
-                    expected = "absent" if version is None else f"at version {version}"
-                    raise ConflictError(f"{table}:{id} changed: it is no longer {expected}")
-                w = writes[index]
-                raise NotFoundError(f"{w.table}:{w.id} does not exist")
-            exists = _EXISTS.search(message)
-            if exists:
-                if tid is not None and exists.group(1).startswith(TXN + ":"):
-                    raise _AlreadyCommitted()
-                raise ConflictError(f"cannot insert: record {exists.group(1)} already exists")
-            if is_engine_conflict(message):
-                raise EngineConflict(message)
-            raise StoreError(f"SurrealDB commit failed: {message}")
-        out = results[-1].get("result") or [None]
-        return _rebuild(out[0], out[1:], writes)
+    def _exists(self, seqs: list[int]) -> list[bool]:
+        items = ", ".join(f"record::exists({LOG}:{int(s)})" for s in seqs)
+        return list(self._one(f"RETURN [{items}];", {}, "open"))
 
-    def _find_commit(self, tid: str | None, n_writes: int) -> CommitResult | None:
+    def _find_commit(self, tid: str | None, writes: list[Write], lost: str) -> CommitResult | None:
         """After a lost reply: the commit's result if its marker is there, else None."""
         if tid is None:
             return None
-        rows = self._query(
-            f"LET $m = (SELECT * FROM ONLY $tid); "
-            f"RETURN {{m: $m, l: IF $m.s THEN (SELECT * FROM ONLY type::thing('{LOG}', $m.s)) ELSE NONE END}};",
-            {"tid": Rid(TXN, tid)},
-            "commit recovery",
-        )
+        try:
+            rows = self._query(
+                "LET $m = (SELECT * FROM ONLY $tid); RETURN {m: $m, l: IF $m.s THEN "
+                f"(SELECT * FROM ONLY type::thing('{LOG}', $m.s)) ELSE NONE END}};",
+                {"tid": Rid(TXN, tid)},
+                "commit recovery",
+            )
+        except StoreError as exc:
+            raise CommitUnknownError(
+                f"the connection to {self.url} failed after a commit was sent ({lost}), and "
+                f"the server could not be asked whether it was applied: its outcome is unknown "
+                f"(transaction id {tid}). {_HOW_TO_FIND_OUT} ({exc})"
+            ) from None
         found = rows[-1].get("result") or {}
         marker = found.get("m")
         if not marker:
-            log.warning(
-                "commit %s did not land before the connection dropped: sending it again", tid
-            )
+            log.warning("commit %s did not land before the connection dropped: resending", tid)
             return None
         log.warning("commit %s landed before the connection dropped: not sending it again", tid)
-        seq = marker.get("s")
-        if not seq:
-            return CommitResult(None, [None] * n_writes)
-        entry = found.get("l") or {}
-        return _result(seq, entry.get("w") or [], None, n_writes)
+        if not marker.get("s"):
+            return CommitResult(None, [None] * len(writes))
+        return cm.from_log(found.get("l") or {}, len(writes))
 
     # -- change log ----------------------------------------------------------------------
     def changes(
@@ -405,34 +376,56 @@ class SurrealBackend(Backend):
         if limit == 0:
             return out
         wanted = None if tables is None else set(tables)
-        batch = 256 if limit is None else max(16, min(limit, 1024))
-        cursor = int(since)
+        vars: dict = {} if tables is None else {"tables": sorted(tables)}
+        where = "" if tables is None else " WHERE tb CONTAINSANY $tables"
+        cursor = max(int(since), self._pruned)
         while True:
-            vars: dict = {"n": batch}
-            where = ""
-            if tables is not None:
-                vars["tables"] = sorted(wanted)
-                where = " WHERE tb CONTAINSANY $tables"
-            # the range bound is an int formatted by Python (record-id ranges take no params)
-            rows = (
-                self._one(
-                    f"SELECT * FROM {LOG}:{cursor + 1}..{where} ORDER BY id LIMIT $n",
-                    vars,
-                    "changes",
-                )
-                or []
+            # a bounded range of record ids (ints formatted by Python; ranges take no params)
+            hi = cursor + CHANGES_BATCH
+            rows, more = self._one_many(
+                f"SELECT * FROM {LOG}:{cursor + 1}..={hi}{where} ORDER BY id; "
+                f"RETURN record::exists({LOG}:{hi + 1});",
+                vars,
+                "changes",
             )
-            for row in rows:
-                seq = int(row["id"].key)
-                cursor = seq
-                for change in _result(seq, row.get("w") or [], None).changes:
+            for row in rows or ():
+                for change in cm.from_log(row).changes:
                     if change is None or (wanted is not None and change.table not in wanted):
                         continue
                     out.append(change)
                     if limit is not None and len(out) >= limit:
                         return out
-            if len(rows) < batch:
+            if not more:
                 return out
+            cursor = hi
+
+    def _one_many(self, sql: str, vars: dict, what: str) -> list:
+        return [stmt.get("result") for stmt in self._query(sql, vars, what)]
+
+    def pruned_through(self) -> int:
+        n = self._one(f"SELECT VALUE n FROM ONLY {META}:pruned", {}, "pruned_through")
+        self._pruned = max(self._pruned, int(n or 0))
+        return self._pruned
+
+    def prune_changes(self, through: int) -> None:
+        """Delete ``_CS_log`` records numbered <= ``through``, keeping the last commit's record
+        (the next commit checks that its predecessor exists), and remember ``through``."""
+        self._advance(self._find_last())
+        last = self._seq
+        through = min(int(through), last)
+        if through <= self.pruned_through():
+            return
+        stop = min(through, last - 1)
+        delete = f"DELETE {LOG}:{self._pruned + 1}..={stop};" if stop > self._pruned else ""
+        markers = f"DELETE {TXN} WHERE s <= {through};" if self._t.remote else ""
+        self._query(
+            f"BEGIN TRANSACTION; {delete} {markers} "
+            f"UPSERT {META}:pruned SET n = math::max([n ?? 0, {through}]) RETURN NONE; "
+            "COMMIT TRANSACTION;",
+            {},
+            "prune_changes",
+        )
+        self._pruned = max(self._pruned, through)
 
     # -- lifecycle -----------------------------------------------------------------------
     def info(self) -> dict:
@@ -454,57 +447,14 @@ class SurrealBackend(Backend):
                 self._on_close()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name} {self.url!r} ns={self._namespace!r} db={self._database!r}>"
+        return (
+            f"<{type(self).__name__} {self.name} {self.url!r} "
+            f"ns={self._namespace!r} db={self._database!r}>"
+        )
 
 
-def _has_object_value(doc: dict | None) -> bool:
-    """Whether SurrealQL's (deep) MERGE would differ from a shallow merge of ``doc``."""
-    return bool(doc) and any(value.__class__ is dict for value in doc.values())
-
-
-class _AlreadyCommitted(Exception):
-    """A re-sent commit found its own marker: the first attempt had landed."""
-
-
-def _rebuild(seq: Any, returned: list, writes: list[Write]) -> CommitResult:
-    """The commit's result from what its query returned (see ``_commit_query``): 1 for an
-    insert (version 1), the new version for a put, the document for a merge, whether a delete
-    found its record."""
-    changes: list = []
-    seq = int(seq) if seq else None
-    for w, item in zip(writes, returned):
-        if w.kind == "delete":
-            changes.append(Change(seq, w.table, w.id, "delete", None) if item else None)
-        elif w.kind == "merge":
-            changes.append(Change(seq, w.table, w.id, "update", _plain(item)))
-        else:
-            doc = {**w.doc} if w.doc else {}  # nested values shared with w.doc, the Store's
-            doc["id"] = w.id  # private copy (it copies again for callers)
-            doc["_version"] = version = int(item)
-            changes.append(Change(seq, w.table, w.id, "insert" if version == 1 else "update", doc))
-    if not any(changes):
-        seq = None
-    return CommitResult(seq, changes)
-
-
-def _result(
-    seq: Any, results: list, writes: list[Write] | None, n: int | None = None
-) -> CommitResult:
-    """Build a CommitResult from the per-write results stored in a commit."""
-    changes: list = []
-    seq = int(seq) if seq else None
-    for item in results:
-        if item is None:
-            changes.append(None)
-        elif item.__class__ is Rid:
-            changes.append(Change(seq, item.table, item.key, "delete", None))
-        else:
-            rid = item["id"]
-            doc = _plain(item)
-            op = "insert" if doc.get("_version") == 1 else "update"
-            changes.append(Change(seq, rid.table, rid.key, op, doc))
-    if n is not None and len(changes) < n:
-        changes.extend([None] * (n - len(changes)))
-    if not any(changes):
-        seq = None
-    return CommitResult(seq, changes)
+_HOW_TO_FIND_OUT = (
+    "To find out, read the records it wrote (their _version is the commit's number when it "
+    "landed) or changes() since the last number you saw; do not resend a non-idempotent commit "
+    "blindly"
+)

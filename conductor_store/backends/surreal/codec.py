@@ -15,6 +15,8 @@ import struct
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
+from ...errors import ValidationError
+
 
 class Rid(NamedTuple):
     """A record id ``table:key`` (CBOR tag 8)."""
@@ -61,9 +63,17 @@ def encode(value: Any) -> bytes:
     return b"".join(out)
 
 
+def _nul(text: str) -> ValidationError:
+    return ValidationError(
+        f"SurrealDB cannot keep text holding a NUL character (\\x00): {text[:40]!r}"
+    )
+
+
 def _enc(v: Any, w) -> None:  # noqa: C901 - one flat dispatch is the fast path
     t = v.__class__
     if t is str:
+        if "\x00" in v:  # the engine stores it, then cannot send it back: refused up front
+            raise _nul(v)
         b = v.encode("utf-8")
         n = len(b)
         w(bytes((0x60 | n,)) if n < 24 else _head(3, n))

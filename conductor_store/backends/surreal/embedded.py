@@ -16,10 +16,13 @@ without fsync raises instead of silently losing durability.
 from __future__ import annotations
 
 import os
+import re
 import threading
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from ...errors import BackendUnavailableError, StoreError
+from . import verify
 from .backend import Transport
 from .codec import decode, encode
 
@@ -28,6 +31,8 @@ _engines: dict[tuple, "Engine"] = {}
 _sync_data: bool | None = None  # SURREAL_SYNC_DATA as the process's engine read it
 SYNC_ENV = "SURREAL_SYNC_DATA"
 _TRUE = ("1", "true", "yes", "on")
+#: how the engine reports a failure of its own storage (ENOSPC, EIO, a failed fsync)
+_IO_FAILURE = re.compile(r"IO error|Log error|fsync failed|No space left|storage space")
 
 
 _we_set_env = False  # SURREAL_SYNC_DATA was set by us, not by the user
@@ -70,9 +75,12 @@ class Engine:
         self.key = key
         self.file_lock = file_lock
         self.refs = 0
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # RLock: a restart checks the data through run()
         self.current: tuple | None = None
         self.queries = 0
+        self.broken: str | None = None  # why the engine must be restarted before its next use
+        self.restarts = 0
+        self.db: Any = None
         try:
             self.db = SyncEmbeddedDB(url)
             self.db.connect()
@@ -82,9 +90,13 @@ class Engine:
             ) from exc
 
     def rpc(self, method: str, params: list) -> Any:
+        if self.db is None:
+            raise StoreError("this store is closed")
         try:
             raw = self.db.execute(encode({"id": "1", "method": method, "params": params}))
         except RuntimeError as exc:  # RPC-level errors (parse errors...) come as RuntimeError
+            if _IO_FAILURE.search(str(exc)):
+                self.broken = str(exc)
             raise StoreError(f"SurrealDB {method} failed: {exc}") from None
         response = decode(raw)
         error = response.get("error") if isinstance(response, dict) else None
@@ -93,21 +105,72 @@ class Engine:
             raise StoreError(f"SurrealDB {method} failed: {message}")
         return response.get("result")
 
-    def run(self, ns: str, db: str, sql: str, vars: dict) -> list:
+    def run(self, ns: str, db: str, sql: str, vars: dict, use: bool | str = True) -> list:
         with self.lock:
-            if self.current != (ns, db):
+            if self.broken is not None:
+                self._restart()
+            if use is not True:  # root ("INFO FOR ROOT") or namespace level
+                self.current = None
+                self.rpc("use", [ns or None, None] if use == "ns" else [None, None])
+            elif self.current != (ns, db):
                 self.current = None
                 self.rpc("use", [ns, db])
                 self.current = (ns, db)
             self.queries += 1
-            return self.rpc("query", [sql, vars])
+            results = self.rpc("query", [sql, vars]) or []
+            for stmt in results:
+                if stmt.get("status") == "ERR" and _IO_FAILURE.search(str(stmt.get("result"))):
+                    self.broken = str(stmt.get("result"))
+            return results
+
+    def _restart(self) -> None:
+        """A new engine on the same files. After the engine failed to write its log (disk
+        full, an I/O error) it refuses every later write ("fsync failed"); a new one runs the
+        engine's recovery (dropping the failed commit's partial record) and works again once
+        the cause is gone. Until then each call tries again and raises."""
+        from surrealdb._surrealdb_ext import SyncEmbeddedDB
+
+        old, self.db = self.db, None
+        self.current = None
+        if old is not None:
+            try:
+                old.close()
+            except RuntimeError:
+                pass
+            del old
+        try:
+            with _guard, _private_files():
+                db = SyncEmbeddedDB(self.url)
+                db.connect()
+        except Exception as exc:  # noqa: BLE001 - the engine raises bare RuntimeErrors
+            raise BackendUnavailableError(
+                f"the embedded SurrealDB engine at {self.url} failed to write ({self.broken}) "
+                f"and cannot start again yet: {exc}"
+            ) from None
+        self.db = db
+        self.broken = None
+        self.restarts += 1
+        verify.engine_started(self)
 
     def close(self) -> None:
+        """Close the engine and release its files at once: the engine's ``close()`` alone
+        keeps its log and manifest files (and its runtime's fds) open until the Python object
+        is freed, so the last reference is dropped here."""
         try:
-            self.db.close()
+            if self.db is not None and self.broken is None and self.file_lock is not None:
+                verify.engine_closing(self)
+        except StoreError:  # it closes anyway; the next start checks every database
+            pass
+        db, self.db = self.db, None
+        try:
+            if db is not None:
+                db.close()
         finally:
+            del db
             if self.file_lock is not None:
                 self.file_lock.release()
+            if self.key is not None and self.key[0] == "kv":
+                make_private(self.key[1])
 
 
 def acquire(kind: str, location: str | None, durable: bool | None) -> Engine:
@@ -118,8 +181,9 @@ def acquire(kind: str, location: str | None, durable: bool | None) -> Engine:
             if durable and not sync:
                 raise BackendUnavailableError(
                     f"cannot open surrealkv://{location} durably: this process already started "
-                    f"the embedded SurrealDB engine with {SYNC_ENV} off (a durable=False store was "
-                    f"opened first, or {SYNC_ENV}=false is set), and the engine reads it only once. "
+                    f"the embedded SurrealDB engine with {SYNC_ENV} off (a durable=False store "
+                    f"was opened first, or {SYNC_ENV}=false is set), and the engine reads it only "
+                    "once. "
                     "Open durable stores first, or pass durable=False."
                 )
         else:
@@ -128,6 +192,7 @@ def acquire(kind: str, location: str | None, durable: bool | None) -> Engine:
         engine = _engines.get(key) if key is not None else None
         if engine is None:
             if kind == "kv":
+                assert location is not None
                 engine = _open_disk(location)
             else:
                 engine = Engine("mem://", key)
@@ -147,11 +212,8 @@ def _open_disk(path: str) -> Engine:
         raise BackendUnavailableError(f"cannot create {parent}: {exc}") from exc
     # not thread-local: a store opened in one thread may be closed in another (asyncio code
     # does both in worker threads), and the release must then really release
-    lock = (
-        FileLock(path + ".lock", is_singleton=False, thread_local=False)
-        if _has_singleton()
-        else FileLock(path + ".lock", thread_local=False)
-    )
+    extra: dict[str, Any] = {"is_singleton": False} if _has_singleton() else {}
+    lock = FileLock(path + ".lock", mode=0o600, thread_local=False, **extra)
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -163,10 +225,51 @@ def _open_disk(path: str) -> Engine:
     except OSError as exc:
         raise BackendUnavailableError(f"cannot lock surrealkv://{path}: {exc}") from exc
     try:
-        return Engine(f"surrealkv://{path}", ("kv", path), lock)
+        with _private_files():
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            engine = Engine(f"surrealkv://{path}", ("kv", path), lock)
+        make_private(path)
+    except OSError as exc:
+        lock.release()
+        raise BackendUnavailableError(f"cannot open surrealkv://{path}: {exc}") from exc
     except BaseException:
         lock.release()
         raise
+    try:
+        verify.engine_started(engine)
+        return engine
+    except BaseException:
+        engine.close()
+        raise
+
+
+@contextmanager
+def _private_files() -> Iterator[None]:
+    """Files and directories the engine creates meanwhile are private (umask 077). The umask
+    is process-wide: this runs under ``_guard`` and only around the engine's start."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def make_private(path: str) -> None:
+    """``path`` and everything under it: directories 0700, files 0600 (the engine creates
+    new log segments later with the process's umask; stores of earlier versions were 0755/0644).
+    The lock file next to it is created 0600."""
+    for root, dirs, files in os.walk(path):
+        for name, mode in [(d, 0o700) for d in dirs] + [(f, 0o600) for f in files]:
+            full = os.path.join(root, name)
+            try:
+                if not os.path.islink(full):
+                    os.chmod(full, mode)
+            except OSError:  # gone meanwhile
+                pass
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
 
 
 def _has_singleton() -> bool:
@@ -203,7 +306,7 @@ class EmbeddedTransport(Transport):
         return self.engine.run(self.ns, self.db, sql, vars) or []
 
     def info(self) -> dict:
-        return {"shared_engine_opens": self.engine.refs}
+        return {"shared_engine_opens": self.engine.refs, "engine_restarts": self.engine.restarts}
 
     def close(self) -> None:
         if not self._closed:

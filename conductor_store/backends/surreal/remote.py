@@ -20,10 +20,28 @@ import time
 from typing import Any
 
 from ...errors import BackendUnavailableError, StoreError
+from ...retry import RetryPolicy
 from .backend import OutcomeUnknown, Transport, is_engine_conflict
 from .codec import DecodeError, decode, encode
 
 log = logging.getLogger("conductor_store.surreal")
+
+
+class _NoFrameDumps(logging.LoggerAdapter):
+    """The logger our WebSocket connections get: ``websockets`` logs every frame's bytes (the
+    sign-in frame holds the password) at DEBUG when its logger is enabled for DEBUG, so this
+    one never is, whatever level a user configures; connection events above DEBUG still go
+    to ``conductor_store.surreal.websocket``."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level > logging.DEBUG:
+            super().log(level, msg, *args, **kwargs)
+
+
+_WS_LOGGER = _NoFrameDumps(logging.getLogger("conductor_store.surreal.websocket"), {})
 
 
 class _Broken(Exception):
@@ -65,6 +83,7 @@ def _connection_class():
                 subprotocols=[websockets.Subprotocol("cbor")],
                 open_timeout=self.timeout,
                 close_timeout=1,
+                logger=_WS_LOGGER,
                 **extra,
             )
 
@@ -73,8 +92,10 @@ def _connection_class():
             with self._lock:
                 if self.socket is None:
                     self.open_socket()
-                self.socket.send(message.WS_CBOR_DESCRIPTOR)
-                data = self.socket.recv(timeout=self.timeout)
+                socket = self.socket
+                assert socket is not None
+                socket.send(message.WS_CBOR_DESCRIPTOR)
+                data = socket.recv(timeout=self.timeout)
                 response = sdk_decode(data if isinstance(data, bytes) else data.encode())
                 if not bypass:
                     self.check_response_for_error(response, process)
@@ -90,13 +111,15 @@ def _connection_class():
                         self.open_socket()
                     except Exception as exc:  # noqa: BLE001
                         raise _Broken(f"cannot connect: {_reason(exc)}", sent=False) from None
+                socket = self.socket
+                assert socket is not None
                 try:
-                    self.socket.send(payload)
+                    socket.send(payload)
                 except Exception as exc:  # noqa: BLE001
                     self._drop()
                     raise _Broken(f"send failed: {_reason(exc)}", sent=True) from None
                 try:
-                    data = self.socket.recv(timeout=self.timeout)
+                    data = socket.recv(timeout=self.timeout)
                 except TimeoutError:
                     self._drop()
                     raise _Broken(f"no reply within {self.timeout:g} s", sent=True) from None
@@ -215,7 +238,8 @@ class RemoteTransport(Transport):
         except _Broken as exc:
             conn.close()
             raise BackendUnavailableError(
-                f"lost the connection to SurrealDB at {self._shown} while opening it: {self._scrub(str(exc))}"
+                f"lost the connection to SurrealDB at {self._shown} while opening it: "
+                f"{self._scrub(str(exc))}"
             ) from None
         except BaseException:
             conn.close()
@@ -261,16 +285,18 @@ class RemoteTransport(Transport):
 
     def _connect_until(self, deadline: float):
         """Connect, retrying a server that is restarting, until ``deadline``."""
-        delay = 0.05
+        delays = RetryPolicy(
+            attempts=None, base=0.05, cap=0.5, jitter=0.5, deadline=deadline - time.monotonic()
+        ).delays()
         while True:
             try:
                 return self._connect()
             except BackendUnavailableError as exc:
-                if "sign in" in str(exc) or time.monotonic() + delay > deadline:
+                pause = next(delays, None)
+                if "sign in" in str(exc) or pause is None:
                     raise
                 log.info("SurrealDB at %s unavailable, retrying: %s", self._shown, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
+                time.sleep(pause)
 
     def _release(self, conn, broken: bool) -> None:
         stale: list = []
