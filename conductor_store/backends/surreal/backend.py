@@ -51,7 +51,7 @@ _INTERNAL_PREFIX = "_CS_"
 READ_RETRY = RetryPolicy(attempts=7, base=0.001, cap=0.01)
 #: a commit the engine aborted (conflict, or a number taken meanwhile) wrote nothing: back off
 #: and send it again
-COMMIT_RETRY = RetryPolicy(attempts=50, base=0.0005, cap=0.05)
+COMMIT_RETRY = RetryPolicy(attempts=None, base=0.0005, cap=0.05, deadline=30.0)
 #: a remote commit that did not land before its connection failed is sent again this often
 RESENDS = 3
 #: how many log records one query of :meth:`changes` reads at most
@@ -282,7 +282,7 @@ class SurrealBackend(Backend):
         if pause is None:
             raise ConflictError(
                 "SurrealDB kept aborting this commit on conflicts with concurrent commits "
-                f"({self.engine_retries} retries); nothing was written"
+                f"for {COMMIT_RETRY.deadline:.0f} s; nothing was written"
             ) from None
         self.engine_retries += 1
         if isinstance(why, cm.StaleSeq):
