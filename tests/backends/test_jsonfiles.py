@@ -835,16 +835,14 @@ def test_commit_checks_against_other_processes_state(root):
     b.close()
 
 
-def test_writes_are_validated_at_the_backend(store):
-    bad_writes = (
-        Write("put", "T", "x", {}),
-        Write("put", "t", "../x", {}),
-        Write("put", "t", "x", None),
-    )
-    for bad in bad_writes:
+def test_writes_are_validated_by_the_store_before_the_backend(store):
+    """The Store is the one place that validates tables, ids and documents (base.py: backends
+    may assume validated input); bad ones never reach the files."""
+    for table, id, doc in (("T", "x", {}), ("t", "../x", {}), ("t", "x", None)):
         with pytest.raises(ValidationError):
-            store.backend.commit([bad], {})
+            store.put(table, id, doc)
     assert store.tables() == []
+    assert not list(Path(store.backend._dir).glob("**/*.json"))
 
 
 # -- layout, permissions, options ------------------------------------------------------------
@@ -883,7 +881,7 @@ def test_modes_are_0700_and_0600_whatever_the_umask(tmp_path):
                 s.put("t", "x", {"a": 2})
         finally:
             os.umask(old)
-        for dirpath, dirnames, filenames in os.walk(tmp_path / name / "data"):
+        for dirpath, _dirnames, filenames in os.walk(tmp_path / name / "data"):
             assert stat.S_IMODE(os.stat(dirpath).st_mode) == 0o700, dirpath
             for f in filenames:
                 assert stat.S_IMODE(os.stat(os.path.join(dirpath, f)).st_mode) == 0o600, f

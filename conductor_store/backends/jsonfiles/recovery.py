@@ -1,0 +1,149 @@
+"""Crash and power-cut recovery, written once.
+
+A process killed at any instant leaves either a torn commit line (no newline: that commit never
+returned and is cut off), or a whole commit line without its done line (its record files are
+rewritten from the line -- idempotently -- and the done line appended). Whoever next holds the
+lock does this (:meth:`Recovery._recover_locked`): every writer before it commits, every
+``open``, and any reader that finds a commit that stays undone while the lock is free
+(:meth:`Recovery._recover_if_free`).
+
+Power cuts: ``.meta/boot`` holds the kernel's boot id under which the record files were last
+known to hold every commit of the log; an ``open`` that finds another boot id (the machine
+restarted since) replays the whole current segment onto the record files, syncs them and
+records the new boot id. Without a boot id (not Linux) every ``open`` replays the current
+segment (at most ~``SEGMENT_BYTES`` of log).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable, Optional
+
+from ...errors import StoreError
+from .files import FILE_MODE, datasync, encode, fsync_dir, syncfs, write_all
+from .log import commit_lines
+
+_BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
+
+
+def boot_id() -> Optional[str]:
+    try:
+        with open(_BOOT_ID_PATH, encoding="ascii") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
+class Recovery:
+    """Finishing what a dead writer left (mixed into the backend)."""
+
+    _dir: str
+    _meta: str
+    _fd: int
+    _off: int
+    _durable: bool
+    _mu: Any
+    _tables: dict
+    _pend_memo: Optional[tuple]
+    _refresh: Callable[[], tuple]
+    _read_file: Callable[..., tuple]
+    _write_record: Callable[..., Any]
+    _delete_record: Callable[[str, str], None]
+    _lock: Callable[[], None]
+    _try_lock: Callable[[], bool]
+    _unlock: Callable[[], None]
+
+    def _recover_if_free(self) -> bool:
+        """If no writer holds the lock (a dead one may have left a commit undone), take it
+        and recover. False: the lock was busy (its holder recovers before it commits)."""
+        if not self._try_lock():
+            return False
+        try:
+            with self._mu:
+                self._recover_locked()
+        finally:
+            self._unlock()
+        return True
+
+    def _recover_locked(self) -> bool:
+        """With the lock and ``_mu`` held: cut a torn tail and finish an undone commit
+        (True if there was one)."""
+        _, pend = self._refresh()
+        if pend is None:
+            return False
+        if pend.garbage is not None:
+            os.ftruncate(self._fd, pend.garbage)
+            if self._durable:
+                datasync(self._fd)
+        if pend.commit is not None:
+            if self._durable:
+                datasync(self._fd)
+            self._replay([pend.commit], compare=False)
+            write_all(self._fd, b'{"done":%d}\n' % pend.commit["seq"])
+        self._pend_memo = None
+        _, after = self._refresh()
+        if after is not None:
+            raise StoreError(f"cannot recover the commit log of {self._dir}")
+        return pend.commit is not None
+
+    def _replay(self, commits: list, compare: bool) -> int:
+        """Write the final state of every record the commits touch; returns files written.
+        ``compare``: leave files that already hold that state alone."""
+        final: dict = {}
+        for commit in commits:
+            for ch in commit["changes"]:
+                final[(ch["table"], ch["id"])] = ch["doc"]
+        written = 0
+        for (table, id), doc in final.items():
+            if doc is None:
+                self._delete_record(table, id)
+                continue
+            value, key = self._read_file(table, id) if compare else (None, None)
+            if compare and value == doc:
+                continue
+            self._write_record(table, id, encode(doc) + b"\n", None if key is None else key[1])
+            written += 1
+        return written
+
+    def _check_boot(self) -> None:
+        """After a reboot (or without a boot id), replay the current segment onto the files."""
+        boot = boot_id()
+        if boot is not None and self._read_boot() == boot:
+            return
+        self._lock()
+        try:
+            if boot is not None and self._read_boot() == boot:
+                return
+            with self._mu:
+                self._recover_locked()
+                data = os.pread(self._fd, self._off, 0)
+                commits = [json.loads(data[s:e]) for _, s, e in commit_lines(data, 0)]
+                if self._replay(commits, compare=True):
+                    syncfs(self._fd)
+                self._tables.clear()
+            self._write_boot()
+        finally:
+            self._unlock()
+
+    def _read_boot(self) -> Optional[str]:
+        try:
+            with open(os.path.join(self._meta, "boot"), encoding="ascii") as f:
+                return f.read().strip()
+        except (OSError, ValueError):
+            return None
+
+    def _write_boot(self) -> None:
+        boot = boot_id()
+        if boot is None:
+            return
+        path = os.path.join(self._meta, "boot")
+        tmp = f"{path}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        try:
+            write_all(fd, boot.encode() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        fsync_dir(self._meta)
