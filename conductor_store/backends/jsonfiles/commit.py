@@ -17,6 +17,7 @@ tables, ids, write kinds and documents before they get here (see ``backends/base
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -33,6 +34,7 @@ class Staged:
     """One commit between the stage and publish phases."""
 
     seq: int
+    time: float  # the commit's wall-clock time (Unix seconds), in its log line
     changes: list = field(default_factory=list)  # Change or None per write
     parts: list = field(default_factory=list)  # the log line's change entries
     final: dict = field(default_factory=dict)  # key -> encoded doc | None (delete)
@@ -81,7 +83,7 @@ def _stage_write(st: Staged, w: Write) -> None:
             st.changes.append(None)
             return
         st.live[key] = st.final[key] = None
-        st.changes.append(Change(st.seq, w.table, w.id, "delete", None))
+        st.changes.append(Change(st.seq, w.table, w.id, "delete", None, st.time))
         st.parts.append(
             b'{"table":"%s","id":"%s","op":"delete","doc":null}' % (w.table.encode(), w.id.encode())
         )
@@ -89,17 +91,22 @@ def _stage_write(st: Staged, w: Write) -> None:
     body: dict = w.doc  # type: ignore[assignment]
     if "id" in body or "_version" in body:
         body = {k: v for k, v in body.items() if k != "id" and k != "_version"}
+    # a record's _version is the seq of the commit that last wrote it, so it never repeats,
+    # even across delete and re-create (and past a version set by hand: it still grows)
     op: Literal["insert", "update"]
     if cur is None:
-        doc, op = {"id": w.id, "_version": 1, **body}, "insert"
-    elif w.kind == "merge":  # (a copy: ``cur`` is the cache's)
-        doc, op = {**copy_json(cur), **body, "_version": cur["_version"] + 1}, "update"
+        doc, op = {"id": w.id, "_version": st.seq, **body}, "insert"
     else:
-        doc, op = {"id": w.id, "_version": cur["_version"] + 1, **body}, "update"
+        version = max(st.seq, cur["_version"] + 1)
+        if w.kind == "merge":  # (a copy: ``cur`` is the cache's)
+            doc = {**copy_json(cur), **body, "_version": version}
+        else:
+            doc = {"id": w.id, "_version": version, **body}
+        op = "update"
     data = encode(doc)
     st.live[key] = doc
     st.final[key] = data
-    st.changes.append(Change(st.seq, w.table, w.id, op, doc))
+    st.changes.append(Change(st.seq, w.table, w.id, op, doc, st.time))
     st.parts.append(
         b'{"table":"%s","id":"%s","op":"%s","doc":%s}'
         % (w.table.encode(), w.id.encode(), op.encode(), data)
@@ -162,7 +169,7 @@ class Committer:
             if self._off >= _pkg.SEGMENT_BYTES:
                 self._rotate(st.seq, synced, syncfs)
             st.fd, st.at = self._fd, (self._seg_first, self._off)
-        line = commit_line(st.seq, st.parts)
+        line = commit_line(st.seq, st.time, st.parts)
         self._append_commit(st.fd, line, st.at[1])
         # committed: a failure from here on is finished from the log line before it is raised
         keys = self._apply_files(st)
@@ -194,7 +201,7 @@ class Committer:
         return current, sizes
 
     def _stage(self, writes: list[Write], current: dict, sizes: dict) -> Staged:
-        st = Staged(self._last_seq + 1, live=dict(current), sizes=sizes)
+        st = Staged(self._last_seq + 1, time.time(), live=dict(current), sizes=sizes)
         for w in writes:
             _stage_write(st, w)
         tables = self._tables

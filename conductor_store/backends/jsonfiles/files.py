@@ -1,6 +1,8 @@
 """Record files: paths, in-place writes, permissions, and the filesystem primitives under them.
 
-One record lives in ``<project>/<table>/<id>.json`` as ``{"id": ..., "_version": ..., ...}``.
+One record lives in ``<project>/<table>/<id>.json`` as ``{"id": ..., "_version": ..., ...}``;
+its ``_version`` is the seq of the commit that last wrote it (so it never repeats for a key,
+even across delete and re-create; after a hand edit that raised it, it still grows by one).
 Directories are created 0700 and files 0600, whatever the umask. Record files are written in
 place (``open`` without ``O_TRUNC``, write, ``ftruncate``; new ones with ``O_EXCL``) and never
 synced: the commit log, synced at every commit, can rebuild them (see :mod:`.log`).

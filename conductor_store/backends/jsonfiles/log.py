@@ -377,5 +377,7 @@ def _collect(
     return False
 
 
-def commit_line(seq: int, parts: list[bytes]) -> bytes:
-    return b'{"seq":%d,"changes":[%s]}\n' % (seq, b",".join(parts))
+def commit_line(seq: int, when: float, parts: list[bytes]) -> bytes:
+    """A commit's log line: its number, wall-clock time and changes (``commit_lines`` finds
+    the number without parsing the line: it must come first)."""
+    return b'{"seq":%d,"time":%r,"changes":[%s]}\n' % (seq, when, b",".join(parts))
