@@ -702,7 +702,6 @@ def test_stray_files_are_ignored(store, root):
     )
     for name in strays:
         (tdir / name).write_text("junk")
-    (tdir / "sub.json").mkdir()
     (project_dir(root) / "not a table").mkdir()
     (project_dir(root) / "empty").mkdir()
     (project_dir(root) / "README").write_text("hello")
@@ -710,13 +709,22 @@ def test_stray_files_are_ignored(store, root):
         assert [d["id"] for d in fresh.find("t")] == ["x"]
         assert fresh.count("t") == 1
         assert fresh.tables() == ["t"]
-        # a directory where a record file would be: refused, before anything is written
+    # a directory where a record file would be is no stray: refused, naming its path, by every
+    # read of it and of its table (not skipped), and before anything is written
+    (tdir / "sub.json").mkdir()
+    with cs.open(str(root)) as fresh:
         with pytest.raises(CorruptRecordError) as exc:
             fresh.get("t", "sub")
         assert exc.value.path == str(tdir / "sub.json")
+        for read in (fresh.find, fresh.count):
+            with pytest.raises(CorruptRecordError) as exc:
+                read("t")
+            assert exc.value.path == str(tdir / "sub.json")
         with pytest.raises(CorruptRecordError):
             fresh.put("t", "sub", {"a": 1})
         assert [c.seq for c in fresh.changes()] == [1]
+        (tdir / "sub.json").rmdir()
+        assert [d["id"] for d in fresh.find("t")] == ["x"]
 
 
 def test_hand_edits_are_seen_by_get_at_once(store, root):

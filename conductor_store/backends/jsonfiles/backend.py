@@ -10,6 +10,7 @@ guarded by ``_mu`` (a ``threading.Lock``: the view and the cache) and the writer
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from typing import Any, Optional
 
@@ -19,7 +20,7 @@ from .. import jsonfiles as _pkg  # its tunables (tests and users set them there
 from ..base import Backend
 from .cache import ReaderCache, Table
 from .commit import Committer
-from .files import FILE_MODE, RecordFiles, makedirs
+from .files import FILE_MODE, RecordFiles, makedirs, storage_error
 from .locking import WriterLock
 from .log import LogView
 from .recovery import Recovery
@@ -30,6 +31,7 @@ class JsonBackend(Committer, ReaderCache, Recovery, LogView, RecordFiles, Backen
 
     def __init__(self, url: str, root: str, project: str, durable: bool = True) -> None:
         self.url = url
+        self._pid = os.getpid()
         self._root = root
         self._project = project
         self._durable = durable
@@ -39,9 +41,20 @@ class JsonBackend(Committer, ReaderCache, Recovery, LogView, RecordFiles, Backen
         self._lockpath = os.path.join(self._meta, "lock")
         self._closed = False
         self._fd = -1
-        self._setup_dirs()
-        self._init_process_state()
+        self._real_dirs: set = set()
         self._tables: dict[str, Table] = {}
+        self._setup_dirs()
+        try:
+            self._open()
+        except OSError as exc:
+            self._release()
+            raise storage_error("open", root, exc) from None
+        except BaseException:
+            self._release()
+            raise
+
+    def _open(self) -> None:
+        self._init_process_state()
         self._open_log(self._segments() or self._first_segment())
         self._check_boot()
         # recovery on open: a dead writer's torn line or undone commit (a live one holds the lock)
@@ -49,6 +62,7 @@ class JsonBackend(Committer, ReaderCache, Recovery, LogView, RecordFiles, Backen
             _, pend = self._refresh()
         if pend is not None:
             self._recover_if_free()
+        self._check_head()
 
     # -- setup ---------------------------------------------------------------------------
     def _setup_dirs(self) -> None:
@@ -58,14 +72,18 @@ class JsonBackend(Committer, ReaderCache, Recovery, LogView, RecordFiles, Backen
                 raise BackendUnavailableError(f"cannot open JSON store at {root}: not a directory")
             for path in (root, self._dir, self._meta, self._logdir):
                 makedirs(path)
-            fd = os.open(self._lockpath, os.O_RDWR | os.O_CREAT, FILE_MODE)
+            for path in (self._dir, self._meta, self._logdir):  # the chain holds no symlink
+                if not stat.S_ISDIR(os.lstat(path).st_mode):
+                    raise BackendUnavailableError(
+                        f"cannot open JSON store at {root}: {path} is not a directory "
+                        "(symbolic links are not followed)"
+                    )
+            fd = os.open(self._lockpath, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
             os.close(fd)
         except BackendUnavailableError:
             raise
         except OSError as exc:
-            raise BackendUnavailableError(
-                f"cannot open JSON store at {root}: {exc.strerror or exc}"
-            ) from None
+            raise storage_error("open", root, exc) from None
         if not os.access(self._dir, os.W_OK | os.X_OK) or not os.access(self._lockpath, os.W_OK):
             raise BackendUnavailableError(f"cannot open JSON store at {root}: not writable")
 
@@ -130,13 +148,27 @@ class JsonBackend(Committer, ReaderCache, Recovery, LogView, RecordFiles, Backen
         return {"path": self._root, "durable": self._durable}
 
     def close(self) -> None:
+        """Release every descriptor at once (the log segment and the lock file)."""
         if self._closed:
             return
         self._closed = True
-        with self._mu:
-            if self._fd >= 0 and self._pid == os.getpid():
-                os.close(self._fd)
-                self._writer.file.close()
+        if self._pid == os.getpid() and self._fd >= 0:
+            with self._mu:
+                try:
+                    self._refresh()
+                    self._write_head()
+                except OSError:
+                    pass
+        self._release()
+
+    def _release(self) -> None:
+        with getattr(self, "_mu", threading.Lock()):
+            if self._pid == os.getpid():
+                if self._fd >= 0:
+                    os.close(self._fd)
+                writer = getattr(self, "_writer", None)
+                if writer is not None:
+                    writer.file.close()
             self._fd = -1
             self._tables.clear()
 

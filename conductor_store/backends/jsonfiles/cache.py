@@ -28,7 +28,7 @@ from ...errors import CorruptRecordError, StoreError
 from ...retry import RetryPolicy
 from ...validation import TABLE_RE, copy_json
 from .. import jsonfiles as _pkg  # its tunables (tests and users set them there)
-from .files import stat_key
+from .files import corrupt, stat_key
 from .log import Pending
 
 #: how a reader waits for a pending commit's writer before checking whether it died
@@ -119,6 +119,7 @@ class ReaderCache:
     _path: Callable[..., str]
     _read_file: Callable[..., tuple]
     _record_names: Callable[..., list]
+    _check_table_dir: Callable[[str], None]
     _refresh: Callable[[], tuple]
     _check_fork: Callable[[], None]
     _lock: Callable[[], None]
@@ -148,8 +149,9 @@ class ReaderCache:
     def _probe(self, table: str, id: str, t: Optional[Table]) -> tuple[bool, Any, Optional[tuple]]:
         """Look a record up: (served from the cache, value, stat key or None if no file).
         A cache answer is the view's state; a file answer must be confirmed by the caller."""
+        path = self._path(table, id)
         try:
-            st = os.stat(self._path(table, id))
+            st = os.lstat(path)
         except (FileNotFoundError, NotADirectoryError):
             if t is not None and t.complete and id not in t.keys:
                 return True, None, None
@@ -157,9 +159,8 @@ class ReaderCache:
         key = stat_key(st)
         if t is not None and t.keys.get(id) == key:
             return True, t.value(id), key
-        if not S_ISREG(st.st_mode):  # a directory (say) in a record's place
-            path = self._path(table, id)
-            return False, CorruptRecordError(f"{table}:{id} at {path} is not a file", path), key
+        if not S_ISREG(st.st_mode):  # a directory or a symbolic link (say) in a record's place
+            return False, corrupt(table, id, path, "is not a regular file"), key
         value, key = self._read_file(table, id)
         return False, value, key
 
@@ -246,7 +247,7 @@ class ReaderCache:
             if key is None:
                 return None
             try:
-                st = os.stat(f"{self._dir}/{table}/{id}.json")
+                st = os.lstat(f"{self._dir}/{table}/{id}.json")
             except OSError:
                 return None
             if (st.st_ino, st.st_size, st.st_mtime_ns) != key:
@@ -259,6 +260,7 @@ class ReaderCache:
             doc = self._get_cached(table, id)
             if doc is not None:
                 return doc
+        self._check_table_dir(table)
         value = self._read(self._get_once, table, id)
         if value is None:
             return None
@@ -313,6 +315,7 @@ class ReaderCache:
         return out
 
     def get_many(self, table: str, ids: list[str]) -> list[dict]:
+        self._check_table_dir(table)
         found = self._read(self._read_keys_once, [(table, id) for id in ids])
         result = []
         for id in ids:
@@ -329,7 +332,7 @@ class ReaderCache:
         """Has a file the cache holds as corrupt changed since (mended by hand)?"""
         for id in t.bad:
             try:
-                key: Optional[tuple] = stat_key(os.stat(self._path(table, id)))
+                key: Optional[tuple] = stat_key(os.lstat(self._path(table, id)))
             except OSError:
                 key = None
             if key != t.keys.get(id):
@@ -396,6 +399,7 @@ class ReaderCache:
         return None
 
     def scan(self, table: str) -> Iterable[dict]:
+        self._check_table_dir(table)
         docs, bad = self._read(self._scan_once, table)
         if bad is not None:
             raise bad
@@ -408,7 +412,11 @@ class ReaderCache:
             return Retry(pend.seq)
         try:
             with os.scandir(self._dir) as it:
-                entries = [e.name for e in it if TABLE_RE.fullmatch(e.name) and e.is_dir()]
+                entries = [
+                    e.name
+                    for e in it
+                    if TABLE_RE.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
+                ]
         except FileNotFoundError:
             entries = []
         names = []

@@ -21,12 +21,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
-from ...errors import ConflictError, CorruptRecordError, NotFoundError
+from ...errors import CommitUnknownError, ConflictError, CorruptRecordError, NotFoundError
 from ...validation import copy_json
 from .. import jsonfiles as _pkg  # its tunables (tests and users set them there)
 from ..base import Change, CommitResult, Write
-from .files import encode, syncfs, write_all
+from .files import datasync, encode, storage_error, syncfs, write_all
 from .log import commit_line
+
+_NOTHING = "nothing of this commit was written"
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Staged:
     live: dict = field(default_factory=dict)  # key -> doc after the commit
     sizes: dict = field(default_factory=dict)  # key -> record file size (None: no file)
     cached: set = field(default_factory=set)  # keys this process caches (stat keys wanted)
+    before: dict = field(default_factory=dict)  # key -> doc | None before the commit
     fd: int = -1
     at: tuple = (0, 0)  # (segment, offset) the line is appended at
 
@@ -122,6 +125,8 @@ class Committer:
     _seg_first: int
     _last_seq: int
     _pid: int
+    _durable: bool
+    _pend_memo: Any
     _mu: Any
     _tables: dict
     _check_fork: Callable[[], None]
@@ -133,6 +138,7 @@ class Committer:
     _refresh: Callable[[], tuple]
     _probe: Callable[..., tuple]
     _table: Callable[[str], Any]
+    _check_table_dir: Callable[[str], None]
     _rotate: Callable[..., None]
     _append_commit: Callable[[int, bytes, int], None]
     _write_record: Callable[..., Any]
@@ -152,6 +158,23 @@ class Committer:
             self._unlock()
 
     def _commit_locked(self, writes: list[Write], checks: dict) -> CommitResult:
+        try:
+            st = self._prepare(writes, checks)
+        except OSError as exc:
+            raise storage_error("commit to", self._dir, exc, _NOTHING) from exc
+        if not st.final:
+            return CommitResult(None, st.changes)
+        line = commit_line(st.seq, st.time, st.parts)
+        try:
+            self._append_commit(st.fd, line, st.at[1])  # the commit point
+        except OSError as exc:
+            raise storage_error("commit to", self._dir, exc, _NOTHING) from exc
+        keys = self._apply_files(st)
+        self._publish(st, keys, st.at[1] + len(line) + len(b'{"done":%d}\n' % st.seq))
+        return CommitResult(st.seq, st.changes)
+
+    def _prepare(self, writes: list[Write], checks: dict) -> Staged:
+        """The read, verify and stage phases (nothing is written but a segment switch)."""
         # about to start a segment: sync the record files now, without blocking readers
         synced = self._off >= _pkg.SEGMENT_BYTES
         if synced:
@@ -164,27 +187,22 @@ class Committer:
                 verify(current, checks)
             verify_writes(writes, current)
             st = self._stage(writes, current, sizes)
-            if not st.final:
-                return CommitResult(None, st.changes)
-            if self._off >= _pkg.SEGMENT_BYTES:
+            if st.final and self._off >= _pkg.SEGMENT_BYTES:
                 self._rotate(st.seq, synced, syncfs)
             st.fd, st.at = self._fd, (self._seg_first, self._off)
-        line = commit_line(st.seq, st.time, st.parts)
-        self._append_commit(st.fd, line, st.at[1])
-        # committed: a failure from here on is finished from the log line before it is raised
-        keys = self._apply_files(st)
-        self._publish(st, keys, st.at[1] + len(line) + len(b'{"done":%d}\n' % st.seq))
-        return CommitResult(st.seq, st.changes)
+        return st
 
     def _read_current(self, writes: list[Write], checks: dict) -> tuple[dict, dict]:
         """The current state of every record involved, from the files (hand edits included):
         ({key: doc | None | CorruptRecordError}, {key: record file size | None})."""
         current: dict = {}
         sizes: dict = {}
+        for table in {w.table for w in writes}:
+            self._check_table_dir(table)
         for w in writes:
             key = (w.table, w.id)
             if w.kind == "insert" and key not in current and key not in checks:
-                if not os.access(f"{self._dir}/{w.table}/{w.id}.json", os.F_OK):
+                if not os.path.lexists(f"{self._dir}/{w.table}/{w.id}.json"):
                     current[key] = sizes[key] = None  # the common case, for a stat less
                     t = self._tables.get(w.table)
                     if t is not None:
@@ -201,7 +219,9 @@ class Committer:
         return current, sizes
 
     def _stage(self, writes: list[Write], current: dict, sizes: dict) -> Staged:
-        st = Staged(self._last_seq + 1, time.time(), live=dict(current), sizes=sizes)
+        st = Staged(
+            self._last_seq + 1, time.time(), live=dict(current), sizes=sizes, before=current
+        )
         for w in writes:
             _stage_write(st, w)
         tables = self._tables
@@ -211,7 +231,10 @@ class Committer:
         return st
 
     def _apply_files(self, st: Staged) -> dict:
-        """Write the record files and the done line; returns their stat keys."""
+        """The apply phase: the record files, then the done line; returns their stat keys.
+        It runs after the commit point, so a failure must not leave the commit half there:
+        an ``OSError`` (a full disk, say) takes the commit back -- or, if even that fails,
+        finishes it; anything else (``KeyboardInterrupt``) finishes it before it propagates."""
         keys = {}
         try:
             for key, data in st.final.items():
@@ -222,6 +245,9 @@ class Committer:
                         key[0], key[1], data + b"\n", st.sizes[key], key in st.cached
                     )
             write_all(st.fd, b'{"done":%d}\n' % st.seq)
+        except OSError as exc:
+            self._undo(st, exc)
+            return {}
         except BaseException:
             try:
                 with self._mu:
@@ -230,6 +256,35 @@ class Committer:
                 pass  # left for the next lock holder
             raise
         return keys
+
+    def _undo(self, st: Staged, exc: OSError) -> None:
+        """Take back a commit whose record files could not all be written: restore them, then
+        cut its line from the log and raise. If that fails too, finish the commit instead (and
+        return); if even that fails, its outcome rests with the next recovery: say so."""
+        try:
+            with self._mu:
+                for key in st.final:
+                    before = st.before[key]
+                    if before is None:
+                        self._delete_record(key[0], key[1])
+                    else:
+                        self._write_record(key[0], key[1], encode(before) + b"\n", None, False)
+                os.ftruncate(st.fd, st.at[1])
+                if self._durable:
+                    datasync(st.fd)
+                self._pend_memo = None
+        except OSError:
+            try:
+                with self._mu:
+                    self._recover_locked()
+                return  # finished: the commit is whole after all
+            except OSError:
+                raise CommitUnknownError(
+                    f"commit {st.seq} to the JSON store at {self._dir} is in its commit log, "
+                    f"but its record files could not be written ({exc.strerror or exc}) nor "
+                    "restored: the next commit or open finishes it once that is mended"
+                ) from exc
+        raise storage_error("commit to", self._dir, exc, _NOTHING + " (taken back)") from exc
 
     def _publish(self, st: Staged, keys: dict, post: int) -> None:
         """Into the cache as ``_apply`` would (copies: the Change docs are the caller's)."""

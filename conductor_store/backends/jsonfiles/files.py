@@ -14,27 +14,42 @@ A record file that cannot be read back (not JSON, not an object, wrong ``id``, n
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+from stat import S_ISDIR, S_ISREG
 from typing import Any, Optional
 
-from ...errors import CorruptRecordError, ValidationError
+from ...errors import BackendUnavailableError, CorruptRecordError, StoreError, ValidationError
 from ...validation import ID_RE
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False, allow_nan=False)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+#: strict JSON: no NaN / Infinity literals (which ``json`` accepts by default)
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
 _ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, check_circular=False, allow_nan=False)
 
 StatKey = tuple  # (inode, size, mtime_ns): "the file has not changed since"
 
 
 # -- filesystem primitives -------------------------------------------------------------------
+def decode(data: bytes) -> Any:
+    """Strict UTF-8 JSON: ``ValueError`` (or ``RecursionError``) for anything else."""
+    return _DECODER.decode(data.decode("utf-8"))
+
+
 def encode(doc: dict) -> bytes:
     """A document as UTF-8 JSON (ASCII-escaped when it holds lone surrogates)."""
     try:
         text = _ENCODER.encode(doc)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValidationError(f"document is not JSON: {exc}") from None
     try:
         return text.encode("utf-8")
@@ -100,6 +115,19 @@ def stat_key(st: os.stat_result) -> StatKey:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def storage_error(action: str, where: str, exc: OSError, outcome: str = "") -> StoreError:
+    """An ``OSError`` met while using the store, as the StoreError callers see: what failed,
+    where, the cause (with its errno name) and what it means for the data."""
+    text = f"cannot {action} the JSON store at {where}: {describe(exc)}"
+    return BackendUnavailableError(text + (f"; {outcome}" if outcome else ""))
+
+
+def describe(exc: OSError) -> str:
+    """``No space left on device (ENOSPC)``: the cause, with its errno name."""
+    code = errno.errorcode.get(exc.errno or 0)
+    return (exc.strerror or str(exc)) + (f" ({code})" if code else "")
+
+
 def _read_whole(fd: int) -> tuple[bytes, os.stat_result]:
     st = os.fstat(fd)
     chunks = [os.read(fd, st.st_size + 1)]
@@ -123,39 +151,83 @@ def _why_corrupt(doc: Any, id: str) -> Optional[str]:
     return None
 
 
+def corrupt(table: str, id: str, path: str, why: str) -> CorruptRecordError:
+    return CorruptRecordError(f"corrupt record {table}:{id} at {path}: {why}", path)
+
+
+def _lstat_key(path: str) -> Optional[StatKey]:
+    try:
+        return stat_key(os.lstat(path))
+    except OSError:
+        return None
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_READ_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0)  # (a FIFO: no hang)
+_WRITE_FLAGS = os.O_WRONLY | _NOFOLLOW
+
+
 class RecordFiles:
     """The record files of one project directory (mixed into the backend: ``self._dir``).
     The read and write methods are the seams tests and recovery go through."""
 
     _dir: str
+    _real_dirs: set  # tables whose directory was checked to be a real one
 
     def _path(self, table: str, id: str) -> str:
         return f"{self._dir}/{table}/{id}.json"
 
     def _read_file(self, table: str, id: str) -> tuple[Any, Optional[StatKey]]:
-        """(doc | None | CorruptRecordError, stat key or None)."""
+        """(doc | None | CorruptRecordError, stat key or None). Symbolic links are refused,
+        never followed; so is anything but a regular file."""
         path = self._path(table, id)
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(path, _READ_FLAGS)
         except (FileNotFoundError, NotADirectoryError):
             return None, None
         except OSError as exc:
-            return CorruptRecordError(f"cannot read {table}:{id} at {path}: {exc}", path), None
+            link = exc.errno == errno.ELOOP
+            reason = (
+                "is a symbolic link (not followed)" if link else f"cannot be read: {describe(exc)}"
+            )
+            return corrupt(table, id, path, reason), _lstat_key(path)
         try:
+            st = os.fstat(fd)
+            if not S_ISREG(st.st_mode):  # a directory (say) in a record's place
+                return corrupt(table, id, path, "is not a file"), stat_key(st)
             data, st = _read_whole(fd)
         except OSError as exc:
-            return CorruptRecordError(f"cannot read {table}:{id} at {path}: {exc}", path), None
+            return corrupt(table, id, path, f"cannot be read: {describe(exc)}"), None
         finally:
             os.close(fd)
         key = stat_key(st)
         try:
-            doc = json.loads(data)
-        except ValueError as exc:  # includes UnicodeDecodeError
-            return CorruptRecordError(f"corrupt record {table}:{id} at {path}: {exc}", path), key
+            doc = decode(data)
+        except ValueError as exc:  # includes UnicodeDecodeError, NaN and Infinity
+            return corrupt(table, id, path, f"is not JSON: {exc}"), key
+        except RecursionError:
+            return corrupt(table, id, path, "is nested too deeply to read"), key
         why = _why_corrupt(doc, id)
         if why is None:
             return doc, key
-        return CorruptRecordError(f"corrupt record {table}:{id} at {path}: {why}", path), key
+        return corrupt(table, id, path, why), key
+
+    def _check_table_dir(self, table: str) -> None:
+        """A table directory must be a real directory, never a symbolic link to elsewhere
+        (checked once per process and table; a missing one is created 0700 when needed)."""
+        if table in self._real_dirs:
+            return
+        path = os.path.join(self._dir, table)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if not S_ISDIR(st.st_mode):
+            raise CorruptRecordError(
+                f"table {table} at {path} is not a directory (symbolic links are not followed)",
+                path,
+            )
+        self._real_dirs.add(table)
 
     def _write_record(
         self, table: str, id: str, data: bytes, old_size: Optional[int], want_key: bool = True
@@ -183,7 +255,7 @@ class RecordFiles:
         path = self._path(table, id)
         if old_size is not None:
             try:
-                return os.open(path, os.O_WRONLY), False, old_size
+                return os.open(path, _WRITE_FLAGS), False, old_size
             except FileNotFoundError:
                 pass
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
@@ -193,8 +265,8 @@ class RecordFiles:
             except FileNotFoundError:  # the table's first record
                 mkdir(os.path.join(self._dir, table))
                 return os.open(path, flags, FILE_MODE), True, None
-        except FileExistsError:  # appeared meanwhile (by hand): overwrite it
-            return os.open(path, os.O_WRONLY), False, None
+        except FileExistsError:  # appeared meanwhile (by hand): overwrite it, never a link
+            return os.open(path, _WRITE_FLAGS), False, None
 
     def _delete_record(self, table: str, id: str) -> None:
         try:
@@ -210,8 +282,8 @@ class RecordFiles:
                     name = entry.name
                     if name.endswith(".json"):
                         id = name[:-5]
-                        if ID_RE.fullmatch(id) and id not in (".", "..") and entry.is_file():
-                            ids.append(id)
+                        if ID_RE.fullmatch(id) and id not in (".", ".."):
+                            ids.append(id)  # (a non-file is listed: reading it says corrupt)
         except (FileNotFoundError, NotADirectoryError):
             pass
         return ids

@@ -22,19 +22,21 @@ written.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
+import zlib
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
+from ...errors import CommitUnknownError, CorruptRecordError
 from ..base import Change
-from .files import FILE_MODE, datasync, fsync_dir, write_all
+from .files import FILE_MODE, datasync, decode, fsync_dir, write_all
 
 SEG_RE = re.compile(r"(\d{20})\.jsonl\Z")
 _NO_CHANGES: list = []
+_OPS = ("insert", "update", "delete")
 
 
 def seg_name(first_seq: int) -> str:
@@ -60,12 +62,62 @@ def commit_lines(data: bytes, base: int) -> Iterator[tuple[int, int, int]]:
 
 
 def parse_line(line: bytes) -> Optional[dict]:
-    """A log line as a dict, or None if it is not one (torn, corrupt)."""
+    """A log line (without its newline) as a dict, or None if it is not a whole valid one:
+    torn, corrupt, or a commit line whose checksum does not match."""
     try:
-        obj = json.loads(line)
-    except ValueError:  # includes UnicodeDecodeError
+        obj = decode(line)
+    except (ValueError, RecursionError):  # ValueError includes UnicodeDecodeError
         return None
-    return obj if isinstance(obj, dict) else None
+    if not isinstance(obj, dict) or ("seq" in obj and not _crc_ok(line, "time" in obj)):
+        return None
+    return obj
+
+
+def _crc_ok(line: bytes, required: bool) -> bool:
+    """A commit line ends with ``,"crc":N}``, N the CRC-32 of what precedes it (lines
+    written before checksums were added have none and are accepted)."""
+    i = line.rfind(b',"crc":')
+    if i < 0:
+        return not required
+    try:
+        return zlib.crc32(line[:i]) == int(line[i + 7 : -1])
+    except ValueError:
+        return False
+
+
+def commit_line(seq: int, when: float, parts: list[bytes]) -> bytes:
+    """A commit's log line: its number (first: ``commit_lines`` finds it without parsing),
+    wall-clock time, changes and checksum."""
+    body = b'{"seq":%d,"time":%r,"changes":[%s]' % (seq, when, b",".join(parts))
+    return body + b',"crc":%d}\n' % zlib.crc32(body)
+
+
+def load_commit(line: bytes, path: str, offset: int) -> dict:
+    """A finished commit's line, checked: ``CorruptRecordError`` naming the segment if it is
+    not a whole valid commit line (a flipped byte, an edit)."""
+    obj = parse_line(line)
+    if obj is None or not _well_formed(obj):
+        raise CorruptRecordError(
+            f"corrupt commit log {path} at byte {offset}: not a valid commit line "
+            "(the record files still hold the data; the change log there is lost)",
+            path,
+        )
+    return obj
+
+
+def _well_formed(obj: dict) -> bool:
+    changes = obj.get("changes")
+    if not isinstance(obj.get("seq"), int) or not isinstance(changes, list):
+        return False
+    return all(
+        isinstance(ch, dict)
+        and isinstance(ch.get("table"), str)
+        and isinstance(ch.get("id"), str)
+        and ch.get("op") in _OPS
+        and (ch.get("doc") is None) == (ch.get("op") == "delete")
+        and (ch.get("doc") is None or isinstance(ch["doc"], dict))
+        for ch in changes
+    )
 
 
 def last_line(path: str) -> dict:
@@ -180,8 +232,8 @@ class LogView:
     _idx_end: int
     _mu: Any
 
-    def _apply(self, commit: dict) -> None:  # the reader cache's
-        raise NotImplementedError
+    _apply: Callable[[dict], None]  # the reader cache's
+    _write_head: Callable[[], None]  # recovery's
 
     # -- segments ------------------------------------------------------------------------
     def _segments(self) -> list[int]:
@@ -243,6 +295,7 @@ class LogView:
         write_all(self._fd, b'{"next":"%s"}\n' % name.encode())
         datasync(self._fd)
         self._switch_segment(seq)
+        self._write_head()
 
     # -- appending -----------------------------------------------------------------------
     def _append_commit(self, fd: int, line: bytes, size: int) -> None:
@@ -252,11 +305,17 @@ class LogView:
             write_all(fd, line)
             if self._durable:
                 datasync(fd)
-        except BaseException:
+        except BaseException as exc:
             try:
-                os.ftruncate(fd, size)
+                if os.fstat(fd).st_size != size:  # (nothing to take back on a read-only fs)
+                    os.ftruncate(fd, size)
+                    if self._durable and isinstance(exc, OSError):
+                        datasync(fd)
             except OSError:
-                pass
+                raise CommitUnknownError(
+                    f"a commit to {self._logdir} failed ({exc}) and could not be taken back "
+                    "from the log: the next commit or open may still apply it"
+                ) from exc
             raise
 
     # -- following ------------------------------------------------------------------------
@@ -344,7 +403,8 @@ class LogView:
                 else:
                     with open(self._seg_file(seg), "rb") as f:
                         data = f.read()
-                if _collect(data, since, wanted, limit, out):
+                base = start if seg == end_seg else 0
+                if _collect(data, since, wanted, limit, out, self._seg_file(seg), base):
                     break
         finally:
             os.close(fd)
@@ -361,23 +421,37 @@ class LogView:
 
 
 def _collect(
-    data: bytes, since: int, wanted: Optional[set], limit: Optional[int], out: list
+    data: bytes,
+    since: int,
+    want: Optional[set],
+    limit: Optional[int],
+    out: list,
+    path: str,
+    base: int,
 ) -> bool:
-    """Append the changes of ``data``'s commits after ``since``; True once ``limit`` is hit."""
-    for seq, s, e in commit_lines(data, 0):
-        if seq <= since:
-            continue
-        line = json.loads(data[s:e])
-        when = line.get("time")
-        for ch in line["changes"]:
-            if wanted is None or ch["table"] in wanted:
-                out.append(Change(seq, ch["table"], ch["id"], ch["op"], ch["doc"], when))
-                if limit is not None and len(out) >= limit:
-                    return True
+    """Append the changes of ``data``'s commits after ``since`` (``data`` read at ``base`` of
+    segment ``path``, whole lines); True once ``limit`` is hit. Every line is checked: a
+    corrupt one raises ``CorruptRecordError`` rather than being skipped or misread."""
+    pos, n = 0, len(data)
+    while pos < n:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            nl = n
+        if data.startswith(b'{"seq":', pos):
+            line = load_commit(data[pos:nl], path, base + pos)
+            if line["seq"] > since and _take(line, want, limit, out):
+                return True
+        elif not data.startswith(b'{"done":', pos) and not data.startswith(b'{"next":', pos):
+            load_commit(data[pos:nl], path, base + pos)  # raises: not a line the log holds
+        pos = nl + 1
     return False
 
 
-def commit_line(seq: int, when: float, parts: list[bytes]) -> bytes:
-    """A commit's log line: its number, wall-clock time and changes (``commit_lines`` finds
-    the number without parsing the line: it must come first)."""
-    return b'{"seq":%d,"time":%r,"changes":[%s]}\n' % (seq, when, b",".join(parts))
+def _take(line: dict, want: Optional[set], limit: Optional[int], out: list) -> bool:
+    seq, when = line["seq"], line.get("time")
+    for ch in line["changes"]:
+        if want is None or ch["table"] in want:
+            out.append(Change(seq, ch["table"], ch["id"], ch["op"], ch["doc"], when))
+            if limit is not None and len(out) >= limit:
+                return True
+    return False

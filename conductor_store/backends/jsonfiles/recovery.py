@@ -16,15 +16,18 @@ segment (at most ~``SEGMENT_BYTES`` of log).
 
 from __future__ import annotations
 
-import json
+import logging
 import os
+import time
 from typing import Any, Callable, Optional
 
 from ...errors import StoreError
+from ...validation import TABLE_RE
 from .files import FILE_MODE, datasync, encode, fsync_dir, syncfs, write_all
-from .log import commit_lines
+from .log import commit_line, commit_lines, load_commit
 
 _BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
+_log = logging.getLogger("conductor_store.jsonfiles")
 
 
 def boot_id() -> Optional[str]:
@@ -40,6 +43,10 @@ class Recovery:
 
     _dir: str
     _meta: str
+    _seg_path: str
+    _last_seq: int
+    _record_names: Callable[[str], list]
+    _append_commit: Callable[[int, bytes, int], None]
     _fd: int
     _off: int
     _durable: bool
@@ -118,7 +125,8 @@ class Recovery:
             with self._mu:
                 self._recover_locked()
                 data = os.pread(self._fd, self._off, 0)
-                commits = [json.loads(data[s:e]) for _, s, e in commit_lines(data, 0)]
+                path = self._seg_path
+                commits = [load_commit(data[s:e], path, s) for _, s, e in commit_lines(data, 0)]
                 if self._replay(commits, compare=True):
                     syncfs(self._fd)
                 self._tables.clear()
@@ -147,3 +155,77 @@ class Recovery:
             os.close(fd)
         os.replace(tmp, path)
         fsync_dir(self._meta)
+
+    # -- a log that lost its last commits ------------------------------------------------------
+    def _write_head(self) -> None:
+        """Remember the last seq in ``.meta/head`` (at close and segment switches; not synced:
+        a stale, lower head only means less checking)."""
+        path = os.path.join(self._meta, "head")
+        tmp = f"{path}.{os.getpid()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            try:
+                write_all(fd, b"%d\n" % self._last_seq)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only or full filesystem: the head is only a check
+
+    def _read_head(self) -> int:
+        try:
+            with open(os.path.join(self._meta, "head"), "rb") as f:
+                return int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _check_head(self) -> None:
+        """If the log ends before the last seq known to have been committed (its last lines
+        were cut off: a restored backup, a truncating tool), record the current state of every
+        record those lost commits wrote as one repair commit numbered past them, so that
+        ``changes()`` never ends at versions older than the record files and no seq repeats."""
+        if self._read_head() <= self._last_seq:
+            return
+        self._lock()
+        try:
+            with self._mu:
+                self._refresh()
+                head = self._read_head()
+                if head > self._last_seq:
+                    self._repair_lost_tail(head)
+        finally:
+            self._unlock()
+
+    def _repair_lost_tail(self, head: int) -> None:
+        newer = []  # (table, id, doc) of records written by commits the log lost
+        for table in sorted(_table_dirs(self._dir)):
+            for id in sorted(self._record_names(table)):
+                doc, _ = self._read_file(table, id)
+                if isinstance(doc, dict) and doc["_version"] > self._last_seq:
+                    newer.append((table, id, doc))
+        seq = max([head, *(doc["_version"] for _, _, doc in newer)])
+        parts = [
+            b'{"table":"%s","id":"%s","op":"update","doc":%s}'
+            % (table.encode(), id.encode(), encode(doc))
+            for table, id, doc in newer
+        ]
+        _log.warning(
+            "the commit log %s ends at seq %d but seq %d was committed: its last lines were "
+            "lost; recorded the %d record(s) they wrote as repair commit %d",
+            self._seg_path,
+            self._last_seq,
+            head,
+            len(newer),
+            seq,
+        )
+        line = commit_line(seq, time.time(), parts)
+        self._append_commit(self._fd, line, os.fstat(self._fd).st_size)
+        write_all(self._fd, b'{"done":%d}\n' % seq)
+        self._refresh()
+
+
+def _table_dirs(project_dir: str) -> list[str]:
+    with os.scandir(project_dir) as it:
+        return [
+            e.name for e in it if TABLE_RE.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
+        ]
