@@ -24,9 +24,10 @@ from .files import FILE_MODE, RecordFiles, makedirs, storage_error
 from .locking import WriterLock
 from .log import LogView
 from .recovery import Recovery
+from .search import Search
 
 
-class JsonBackend(Committer, ReaderCache, Recovery, LogView, RecordFiles, Backend):
+class JsonBackend(Committer, Search, ReaderCache, Recovery, LogView, RecordFiles, Backend):
     name = "json"
 
     def __init__(self, url: str, root: str, project: str, durable: bool = True) -> None:
@@ -42,6 +43,8 @@ class JsonBackend(Committer, ReaderCache, Recovery, LogView, RecordFiles, Backen
         self._closed = False
         self._fd = -1
         self._real_dirs: set = set()
+        self._index_specs: list = []
+        self._index_key: Any = None
         self._tables: dict[str, Table] = {}
         self._setup_dirs()
         try:

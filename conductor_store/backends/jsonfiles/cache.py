@@ -45,27 +45,34 @@ class Table:
     so that a hand edit made since is seen). ``complete``: every record of the table is here
     (absence is known too)."""
 
-    __slots__ = ("docs", "keys", "bad", "complete")
+    __slots__ = ("docs", "keys", "bad", "complete", "indexes")
 
     def __init__(self, complete: bool = False) -> None:
         self.docs: dict = {}
         self.keys: dict = {}
         self.bad: dict = {}
         self.complete = complete
+        self.indexes: list = []  # Index objects, kept only on complete tables
 
     def put(self, id: str, value: Any, key: Optional[tuple]) -> None:
         if isinstance(value, CorruptRecordError):
             self.docs.pop(id, None)
             self.bad[id] = value
+            for index in self.indexes:
+                index.drop(id)
         else:
             self.bad.pop(id, None)
             self.docs[id] = value
+            for index in self.indexes:
+                index.put(id, value)
         self.keys[id] = key
 
     def drop(self, id: str) -> None:
         self.docs.pop(id, None)
         self.bad.pop(id, None)
         self.keys.pop(id, None)
+        for index in self.indexes:
+            index.drop(id)
 
     def read(self, id: str, value: Any, key: Optional[tuple]) -> None:
         """Remember what reading the record file gave (``key`` None: there is no file)."""
@@ -126,6 +133,7 @@ class ReaderCache:
     _unlock: Callable[[], None]
     _recover_locked: Callable[[], bool]
     _recover_if_free: Callable[[], bool]
+    _attach_indexes: Callable[[str, Table], None]
 
     def _apply(self, commit: dict) -> None:
         """A finished commit found in the log, into the cache (called by ``_refresh``)."""
@@ -340,10 +348,15 @@ class ReaderCache:
         return False
 
     def _scan_once(self, table: str) -> Any:
+        t = self._loaded(table)
+        return t if type(t) is Retry else t.snapshot()
+
+    def _loaded(self, table: str) -> Any:
+        """The table's complete, current cache (with its indexes), or a Retry (with ``_mu``)."""
         _, pend = self._refresh()
         t = self._tables.get(table)
         if t is not None and t.complete and not (t.bad and self._bad_changed(table, t)):
-            return t.snapshot()
+            return t
         new = self._load_table(table, pend, t)  # list and parse its files...
         if type(new) is Retry:
             return new
@@ -351,7 +364,8 @@ class ReaderCache:
         if retry is not None:
             return retry
         self._tables[table] = new
-        return new.snapshot()
+        self._attach_indexes(table, new)
+        return new
 
     def _load_table(self, table: str, pend: Optional[Pending], t: Optional[Table]) -> Any:
         """A complete Table read from the files, as of before ``pend`` (or a Retry)."""

@@ -139,6 +139,7 @@ class Committer:
     _probe: Callable[..., tuple]
     _table: Callable[[str], Any]
     _check_table_dir: Callable[[str], None]
+    _check_unique: Callable[[dict, dict], None]
     _rotate: Callable[..., None]
     _append_commit: Callable[[int, bytes, int], None]
     _write_record: Callable[..., Any]
@@ -187,6 +188,8 @@ class Committer:
                 verify(current, checks)
             verify_writes(writes, current)
             st = self._stage(writes, current, sizes)
+            if st.final:
+                self._check_unique(st.final, st.live)
             if st.final and self._off >= _pkg.SEGMENT_BYTES:
                 self._rotate(st.seq, synced, syncfs)
             st.fd, st.at = self._fd, (self._seg_first, self._off)
