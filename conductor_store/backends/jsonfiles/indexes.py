@@ -23,7 +23,7 @@ import json
 import os
 from bisect import bisect_left, insort
 from dataclasses import replace
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, NamedTuple, Optional
 
 from ...query import NULL, And, Compare, In, IsNull, Query, _sort_key
 from ..base import IndexSpec
@@ -104,12 +104,16 @@ class Index:
 
     # -- reading -----------------------------------------------------------------------------
     def ranges(self, bounds: list) -> Iterator[str]:
-        """Ids in the given ``(lo, hi)`` key bounds (see :func:`plan`)."""
+        """Ids in the given ``(lo, hi)`` key bounds (disjoint; see :func:`plan`)."""
         items = self.items
         for lo, hi in bounds:
             i, j = bisect_left(items, lo), bisect_left(items, hi)
             for n in range(i, j):
                 yield items[n][1]
+
+    def count(self, bounds: list) -> int:
+        items = self.items
+        return sum(bisect_left(items, hi) - bisect_left(items, lo) for lo, hi in bounds)
 
     def ordered(self, width: int, descending: bool) -> Iterator[str]:
         """Every id in order of the first ``width`` fields (reversed if ``descending``), ties
@@ -146,9 +150,17 @@ def _part(value: Any) -> tuple:
     return _sort_key(("v",))({"v": value})
 
 
-def plan(index: Index, where: Any) -> Optional[tuple[int, list]]:
-    """Key bounds holding every record ``where`` can match, as ``(score, [(lo, hi), ...])``
-    -- None when the index does not narrow ``where`` at all."""
+class Plan(NamedTuple):
+    """Key bounds holding every record a where can match; ``exact``: only those (every
+    conjunct was turned into bounds), so the records need no further filtering."""
+
+    score: int
+    bounds: list
+    exact: bool
+
+
+def plan(index: Index, where: Any) -> Optional[Plan]:
+    """How ``index`` narrows ``where`` (None: it does not)."""
     conj = _conjuncts(where)
     prefixes: list = [()]
     used = 0
@@ -156,30 +168,31 @@ def plan(index: Index, where: Any) -> Optional[tuple[int, list]]:
         eq = [c for c in conj if _is_eq(c, path)]
         if not eq:
             break
-        node = eq[0]
-        if isinstance(node, In):
-            values = [(_part(v),) for v in node.values]
-            prefixes = [p + v for p in prefixes for v in values]
-        elif isinstance(node, IsNull):
-            prefixes = [p + ((NULL, None),) for p in prefixes]
-        else:
-            prefixes = [p + (_part(node.value),) for p in prefixes]
+        prefixes = [p + (part,) for p in prefixes for part in _eq_parts(eq[0])]
         used += 1
         if len(prefixes) > 1024:
             return None
-    rng = None
-    if used < len(index.paths):
-        rng = _range([c for c in conj if _is_range(c, index.paths[used])])
-    if used == 0 and rng is None:
+    ranges = (
+        [] if used == len(index.paths) else [c for c in conj if _is_range(c, index.paths[used])]
+    )
+    if used == 0 and not ranges:
         return None
+    rng = _range(ranges)
     bounds = []
-    for p in prefixes:
+    for p in dict.fromkeys(prefixes):  # (IN (1, 1.0) is one key)
         if rng is None:
             bounds.append(((p,), (p + (TOP,),)))
         else:
-            lo, hi = rng
-            bounds.append(((p + lo,), (p + hi,)))
-    return used * 2 + (rng is not None), bounds
+            bounds.append(((p + rng[0],), (p + rng[1],)))
+    return Plan(used * 2 + bool(ranges), bounds, used + len(ranges) == len(conj))
+
+
+def _eq_parts(node: Any) -> list:
+    if isinstance(node, In):
+        return [_part(v) for v in node.values]
+    if isinstance(node, IsNull):
+        return [(NULL, None)]
+    return [_part(node.value)]
 
 
 def _is_eq(node: Any, path: tuple) -> bool:

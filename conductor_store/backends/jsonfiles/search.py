@@ -22,7 +22,7 @@ from ...validation import copy_json
 from ..base import IndexSpec
 from .cache import Retry, Table
 from .files import stat_key
-from .indexes import INDEX_FILE, Index, load_specs, order_index, plan, save_specs, top
+from .indexes import INDEX_FILE, Index, Plan, load_specs, order_index, plan, save_specs, top
 
 
 class Search:
@@ -123,7 +123,7 @@ class Search:
 
     # -- queries -----------------------------------------------------------------------------
     def find(self, table: str, query: Query) -> list[dict]:
-        rows, done = self._select(table, query, True)
+        rows, done = self._select(table, query, False)
         if not done:
             if query.where is not None:
                 rows = list(filter(query.matches, rows))
@@ -131,21 +131,23 @@ class Search:
         return [copy_json(doc) for doc in rows]
 
     def count(self, table: str, query: Query) -> int:
-        rows, _ = self._select(table, query, False)
+        rows, done = self._select(table, query, True)
+        if done:
+            return rows
         if query.where is None:
             return len(rows)
         return sum(1 for doc in rows if query.matches(doc))
 
-    def _select(self, table: str, query: Query, walk: bool) -> tuple[list, bool]:
-        """(rows, done): the records to look at -- or, when ``done``, the answer itself
-        (``walk``: an index may be walked in ``order_by`` order to answer)."""
+    def _select(self, table: str, query: Query, counting: bool) -> tuple[Any, bool]:
+        """(rows, done): the records to look at -- or, when ``done``, the answer itself (the
+        rows found, filtered, ordered and sliced; or the count)."""
         self._check_table_dir(table)
-        rows, bad, done = self._read(self._select_once, table, query, walk)
+        rows, bad, done = self._read(self._select_once, table, query, counting)
         if bad is not None:
             raise bad
         return rows, done
 
-    def _select_once(self, table: str, query: Query, walk: bool) -> Any:
+    def _select_once(self, table: str, query: Query, counting: bool) -> Any:
         self._sync_indexes()
         t = self._loaded(table)
         if type(t) is Retry:
@@ -153,23 +155,25 @@ class Search:
         bad = t.bad[min(t.bad)] if t.bad else None
         if bad is not None or not t.indexes:
             return list(t.docs.values()), bad, False
-        best = None
         if query.where is not None:
             plans = [(p, i) for i in t.indexes if (p := plan(i, query.where)) is not None]
-            best = max(plans, key=lambda x: x[0][0], default=None)
-        if best is not None:
-            (_, bounds), index = best
-            ids = index.ranges(bounds)
-            docs = t.docs
-            return (
-                [docs[id] for id in (dict.fromkeys(ids) if len(bounds) > 1 else ids)],
-                None,
-                False,
-            )
-        ordered = order_index(t.indexes, query) if walk and query.limit is not None else None
-        if ordered is not None:
+            if plans:
+                best, index = max(plans, key=lambda x: x[0].score)
+                return self._planned(t, query, best, index, counting)
+        ordered = order_index(t.indexes, query) if query.limit is not None else None
+        if ordered is not None and not counting:
             return _walk(t, query, *ordered), None, True
         return list(t.docs.values()), None, False
+
+    @staticmethod
+    def _planned(t: Table, query: Query, best: Plan, index: Index, counting: bool) -> tuple:
+        if best.exact and counting:
+            return index.count(best.bounds), None, True
+        docs = t.docs
+        rows = [docs[id] for id in index.ranges(best.bounds)]
+        if best.exact and not counting:
+            return top(query, rows), None, True
+        return rows, None, False
 
 
 def _walk(t: Table, query: Query, index: Index, descending: bool) -> list:
