@@ -20,14 +20,17 @@ from .. import jsonfiles as _pkg  # its tunables (tests and users set them there
 from ..base import Backend
 from .cache import ReaderCache, Table
 from .commit import Committer
-from .files import FILE_MODE, RecordFiles, makedirs, storage_error
+from .files import FILE_MODE, RecordFiles, makedirs, read_int, storage_error
 from .locking import WriterLock
 from .log import LogView
 from .recovery import Recovery
+from .retention import Retention
 from .search import Search
 
 
-class JsonBackend(Committer, Search, ReaderCache, Recovery, LogView, RecordFiles, Backend):
+class JsonBackend(
+    Committer, Search, ReaderCache, Recovery, Retention, LogView, RecordFiles, Backend
+):
     name = "json"
 
     def __init__(self, url: str, root: str, project: str, durable: bool = True) -> None:
@@ -45,6 +48,7 @@ class JsonBackend(Committer, Search, ReaderCache, Recovery, LogView, RecordFiles
         self._real_dirs: set = set()
         self._index_specs: list = []
         self._index_key: Any = None
+        self._syncer: Optional[threading.Thread] = None
         self._tables: dict[str, Table] = {}
         self._setup_dirs()
         try:
@@ -60,6 +64,9 @@ class JsonBackend(Committer, Search, ReaderCache, Recovery, LogView, RecordFiles
         self._init_process_state()
         self._open_log(self._segments() or self._first_segment())
         self._check_boot()
+        if read_int(os.path.join(self._meta, "synced")) is None:  # a store made before marks
+            with self._writer, self._mu:
+                self._mark_synced(self._synced_from())
         # recovery on open: a dead writer's torn line or undone commit (a live one holds the lock)
         with self._mu:
             _, pend = self._refresh()
@@ -155,6 +162,7 @@ class JsonBackend(Committer, Search, ReaderCache, Recovery, LogView, RecordFiles
         if self._closed:
             return
         self._closed = True
+        self._join_syncer()
         if self._pid == os.getpid() and self._fd >= 0:
             with self._mu:
                 try:

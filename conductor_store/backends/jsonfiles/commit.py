@@ -25,7 +25,7 @@ from ...errors import CommitUnknownError, ConflictError, CorruptRecordError, Not
 from ...validation import copy_json
 from .. import jsonfiles as _pkg  # its tunables (tests and users set them there)
 from ..base import Change, CommitResult, Write
-from .files import datasync, encode, storage_error, syncfs, write_all
+from .files import datasync, encode, storage_error, write_all
 from .log import commit_line
 
 _NOTHING = "nothing of this commit was written"
@@ -140,7 +140,8 @@ class Committer:
     _table: Callable[[str], Any]
     _check_table_dir: Callable[[str], None]
     _check_unique: Callable[[dict, dict], None]
-    _rotate: Callable[..., None]
+    _rotate: Callable[[int], None]
+    _sync_later: Callable[[int], None]
     _append_commit: Callable[[int, bytes, int], None]
     _write_record: Callable[..., Any]
     _delete_record: Callable[[str, str], None]
@@ -176,13 +177,8 @@ class Committer:
 
     def _prepare(self, writes: list[Write], checks: dict) -> Staged:
         """The read, verify and stage phases (nothing is written but a segment switch)."""
-        # about to start a segment: sync the record files now, without blocking readers
-        synced = self._off >= _pkg.SEGMENT_BYTES
-        if synced:
-            syncfs(self._fd)
         with self._mu:
-            if self._recover_locked():
-                synced = False  # it wrote record files after that sync
+            self._recover_locked()
             current, sizes = self._read_current(writes, checks)
             if checks:
                 verify(current, checks)
@@ -191,7 +187,8 @@ class Committer:
             if st.final:
                 self._check_unique(st.final, st.live)
             if st.final and self._off >= _pkg.SEGMENT_BYTES:
-                self._rotate(st.seq, synced, syncfs)
+                self._rotate(st.seq)
+                self._sync_later(st.seq)  # the record files so far: synced off the commit path
             st.fd, st.at = self._fd, (self._seg_first, self._off)
         return st
 

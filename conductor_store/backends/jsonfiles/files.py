@@ -111,6 +111,30 @@ def makedirs(path: str) -> None:
         fsync_dir(parent or ".")
 
 
+def read_int(path: str) -> Optional[int]:
+    """The number a small state file holds (None: no file, or not a number)."""
+    try:
+        with open(path, "rb") as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def write_int(path: str, value: int, durable: bool) -> None:
+    """Replace a small state file with ``value`` (synced, with its directory, if ``durable``)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, FILE_MODE)
+    try:
+        write_all(fd, b"%d\n" % value)
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    if durable:
+        fsync_dir(os.path.dirname(path))
+
+
 def stat_key(st: os.stat_result) -> StatKey:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 

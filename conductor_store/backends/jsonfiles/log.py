@@ -232,7 +232,9 @@ class LogView:
     _idx_end: int
     _mu: Any
 
+    _tables: dict
     _apply: Callable[[dict], None]  # the reader cache's
+    pruned_through: Callable[[], int]  # retention's
     _write_head: Callable[[], None]  # recovery's
 
     # -- segments ------------------------------------------------------------------------
@@ -267,6 +269,12 @@ class LogView:
         self._off, last = last_done(data)
         self._last_seq = segs[current] - 1 if last is None else last
 
+    def _reopen_log(self) -> None:
+        """Follow the log again from what is left of it (this view's segment was removed by a
+        compaction); the cache is dropped: the record files hold every commit it missed."""
+        self._tables.clear()
+        self._open_log(self._segments())
+
     def _switch_segment(self, first: int) -> None:
         path = self._seg_file(first)
         fd = os.open(path, os.O_RDWR | os.O_APPEND)
@@ -280,11 +288,9 @@ class LogView:
         self._idx = []  # (seq, offset) of this segment's commit lines, for changes()
         self._idx_end = 0
 
-    def _rotate(self, seq: int, synced: bool, syncfs: Any) -> None:
-        """Start segment ``seq`` (lock and ``_mu`` held, the view up to date and clean).
-        ``synced``: ``syncfs`` was called since the last record file was written (the lock held)."""
-        if not synced:
-            syncfs(self._fd)  # every record file written so far is on disk: older segments done
+    def _rotate(self, seq: int) -> None:
+        """Start segment ``seq`` (lock and ``_mu`` held, the view up to date and clean). The
+        record files of the segment closed here are synced later (:mod:`.retention`)."""
         for first in self._segments():  # leftovers of an unfinished rotation
             if first > self._seg_first:
                 os.unlink(self._seg_file(first))
@@ -344,6 +350,9 @@ class LogView:
             if tail.next is not None:
                 if self._follow(tail.next):
                     continue
+                if os.fstat(self._fd).st_nlink == 0:  # compacted away under us: start again
+                    self._reopen_log()
+                    continue
                 tail.garbage = tail.next_at  # a pointer to nothing: a lock holder cuts it off
             return applied, self._pending(tail, memo, size, data)
 
@@ -385,6 +394,7 @@ class LogView:
     ) -> list[Change]:
         if limit == 0:
             return []
+        since = max(since, self.pruned_through())
         with self._mu:
             self._refresh()
             end_seg, end_off, last = self._seg_first, self._off, self._last_seq
@@ -401,8 +411,11 @@ class LogView:
                 if seg == end_seg:
                     data = os.pread(fd, end_off - start, start)
                 else:
-                    with open(self._seg_file(seg), "rb") as f:
-                        data = f.read()
+                    try:
+                        with open(self._seg_file(seg), "rb") as f:
+                            data = f.read()
+                    except FileNotFoundError:  # compacted meanwhile: its changes were pruned
+                        continue
                 base = start if seg == end_seg else 0
                 if _collect(data, since, wanted, limit, out, self._seg_file(seg), base):
                     break

@@ -9,9 +9,10 @@ lock does this (:meth:`Recovery._recover_locked`): every writer before it commit
 
 Power cuts: ``.meta/boot`` holds the kernel's boot id under which the record files were last
 known to hold every commit of the log; an ``open`` that finds another boot id (the machine
-restarted since) replays the whole current segment onto the record files, syncs them and
-records the new boot id. Without a boot id (not Linux) every ``open`` replays the current
-segment (at most ~``SEGMENT_BYTES`` of log).
+restarted since) replays every commit from ``.meta/synced`` on (the record files of earlier
+commits are known to be on disk, :mod:`.retention`) onto the record files, syncs them and
+records the new boot id. Without a boot id (not Linux) every ``open`` does so (usually the
+current segment: at most ~``SEGMENT_BYTES`` of log).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any, Callable, Optional
 
 from ...errors import StoreError
 from ...validation import TABLE_RE
-from .files import FILE_MODE, datasync, encode, fsync_dir, syncfs, write_all
-from .log import commit_line, commit_lines, load_commit
+from .files import FILE_MODE, datasync, encode, fsync_dir, read_int, syncfs, write_all, write_int
+from .log import commit_line
 
 _BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 _log = logging.getLogger("conductor_store.jsonfiles")
@@ -47,6 +48,9 @@ class Recovery:
     _last_seq: int
     _record_names: Callable[[str], list]
     _append_commit: Callable[[int, bytes, int], None]
+    _commits_from: Callable[[int], list]
+    _synced_from: Callable[[], int]
+    _mark_synced: Callable[[int], None]
     _fd: int
     _off: int
     _durable: bool
@@ -114,7 +118,8 @@ class Recovery:
         return written
 
     def _check_boot(self) -> None:
-        """After a reboot (or without a boot id), replay the current segment onto the files."""
+        """After a reboot (or without a boot id), replay onto the record files every commit they
+        were not known to hold durably (from ``.meta/synced`` on: see :mod:`.retention`)."""
         boot = boot_id()
         if boot is not None and self._read_boot() == boot:
             return
@@ -124,12 +129,10 @@ class Recovery:
                 return
             with self._mu:
                 self._recover_locked()
-                data = os.pread(self._fd, self._off, 0)
-                path = self._seg_path
-                commits = [load_commit(data[s:e], path, s) for _, s, e in commit_lines(data, 0)]
-                if self._replay(commits, compare=True):
+                if self._replay(self._commits_from(self._synced_from()), compare=True):
                     syncfs(self._fd)
                 self._tables.clear()
+                self._mark_synced(self._last_seq + 1)
             self._write_boot()
         finally:
             self._unlock()
@@ -160,24 +163,13 @@ class Recovery:
     def _write_head(self) -> None:
         """Remember the last seq in ``.meta/head`` (at close and segment switches; not synced:
         a stale, lower head only means less checking)."""
-        path = os.path.join(self._meta, "head")
-        tmp = f"{path}.{os.getpid()}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-            try:
-                write_all(fd, b"%d\n" % self._last_seq)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
+            write_int(os.path.join(self._meta, "head"), self._last_seq, durable=False)
         except OSError:
             pass  # a read-only or full filesystem: the head is only a check
 
     def _read_head(self) -> int:
-        try:
-            with open(os.path.join(self._meta, "head"), "rb") as f:
-                return int(f.read().strip() or 0)
-        except (OSError, ValueError):
-            return 0
+        return read_int(os.path.join(self._meta, "head")) or 0
 
     def _check_head(self) -> None:
         """If the log ends before the last seq known to have been committed (its last lines
