@@ -51,14 +51,19 @@ def commit_lines(data: bytes, base: int) -> Iterator[tuple[int, int, int]]:
         if nl < 0:
             return
         if data.startswith(b'{"seq":', pos):
-            comma = data.find(b",", pos + 7, nl)
-            try:
-                seq: Optional[int] = int(data[pos + 7 : comma])
-            except ValueError:
-                seq = None
+            seq = _seq_of(data, pos, nl)
             if seq is not None:
                 yield seq, base + pos, base + nl
         pos = nl + 1
+
+
+def _seq_of(data: bytes, pos: int, nl: int) -> Optional[int]:
+    """The number of the commit line at ``pos``, read without parsing it (None: unreadable)."""
+    comma = data.find(b",", pos + 7, nl)
+    try:
+        return int(data[pos + 7 : comma])
+    except ValueError:
+        return None
 
 
 def parse_line(line: bytes) -> Optional[dict]:
@@ -451,9 +456,11 @@ def _collect(
         if nl < 0:
             nl = n
         if data.startswith(b'{"seq":', pos):
-            line = load_commit(data[pos:nl], path, base + pos)
-            if line["seq"] > since and _take(line, want, limit, out):
-                return True
+            seq = _seq_of(data, pos, nl)
+            if seq is None or seq > since:  # (lines before ``since`` are not even parsed)
+                line = load_commit(data[pos:nl], path, base + pos)
+                if line["seq"] > since and _take(line, want, limit, out):
+                    return True
         elif not data.startswith(b'{"done":', pos) and not data.startswith(b'{"next":', pos):
             load_commit(data[pos:nl], path, base + pos)  # raises: not a line the log holds
         pos = nl + 1
