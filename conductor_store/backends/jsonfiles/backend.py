@@ -48,6 +48,7 @@ class JsonBackend(
         self._real_dirs: set = set()
         self._index_specs: list = []
         self._index_key: Any = None
+        self._index_mark: Any = None
         self._syncer: Optional[threading.Thread] = None
         self._tables: dict[str, Table] = {}
         self._setup_dirs()

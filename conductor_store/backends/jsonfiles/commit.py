@@ -31,7 +31,7 @@ from .log import commit_line
 _NOTHING = "nothing of this commit was written"
 
 
-@dataclass
+@dataclass(slots=True)
 class Staged:
     """One commit between the stage and publish phases."""
 
@@ -202,7 +202,8 @@ class Committer:
         for w in writes:
             key = (w.table, w.id)
             if w.kind == "insert" and key not in current and key not in checks:
-                if not os.path.lexists(f"{self._dir}/{w.table}/{w.id}.json"):
+                path = f"{self._dir}/{w.table}/{w.id}.json"
+                if not os.access(path, os.F_OK, follow_symlinks=False):
                     current[key] = sizes[key] = None  # the common case, for a stat less
                     t = self._tables.get(w.table)
                     if t is not None:

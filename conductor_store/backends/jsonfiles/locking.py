@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 try:
     import fcntl
@@ -35,6 +35,11 @@ class FlockLock:
     def __init__(self, path: str) -> None:
         self._path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        self._mtime: Optional[int] = None
+
+    def mark(self) -> Optional[int]:
+        """The lock file's mtime when last acquired (see ``Search._bump_lock_mark``)."""
+        return self._mtime
 
     def acquire(self, blocking: bool = True) -> bool:
         while True:
@@ -43,7 +48,9 @@ class FlockLock:
             except BlockingIOError:
                 return False
             try:  # the file we locked must still be the lock file (not unlinked or replaced)
-                if os.fstat(self._fd).st_ino == os.stat(self._path).st_ino:
+                st = os.stat(self._path)
+                if os.fstat(self._fd).st_ino == st.st_ino:
+                    self._mtime = st.st_mtime_ns
                     return True
             except FileNotFoundError:
                 pass
@@ -79,6 +86,9 @@ class FileLockLock:
     def release(self) -> None:
         self._lock.release()
 
+    def mark(self) -> Optional[int]:
+        return None  # (no stat taken: the index list is checked at every commit)
+
     def close(self) -> None:
         pass
 
@@ -88,6 +98,7 @@ class WriterLock:
     (processes). ``make`` builds the file lock from the lock file's path."""
 
     def __init__(self, path: str, make: Callable[[str], Any]) -> None:
+        self.path = path
         self.thread = threading.RLock()
         self.file = make(path)
 

@@ -14,6 +14,7 @@ another process are enforced) and at each query.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Callable, Optional
 
 from ...errors import ConflictError, StoreError
@@ -33,6 +34,8 @@ class Search:
     _tables: dict
     _index_specs: list
     _index_key: Any
+    _index_mark: Any
+    _writer: Any
     _read: Callable[..., Any]
     _loaded: Callable[[str], Any]
     _check_table_dir: Callable[[str], None]
@@ -55,9 +58,17 @@ class Search:
                     self._refuse_duplicates(spec)
                 same = [s for s in specs if (s.table, s.fields) != (spec.table, spec.fields)]
                 save_specs(self._meta, [*same, spec])
+                self._bump_lock_mark()
                 self._sync_indexes()
         finally:
             self._unlock()
+
+    def _bump_lock_mark(self) -> None:
+        """Tell every writer the index list changed: the lock file's mtime, which each one
+        reads when it takes the lock anyway, moves (strictly: not bound to clock ticks)."""
+        path = self._writer.path
+        now = max(time.time_ns(), os.stat(path).st_mtime_ns + 1)
+        os.utime(path, ns=(now, now))
 
     def indexes(self) -> list[IndexSpec]:
         with self._mu:
@@ -87,10 +98,13 @@ class Search:
 
     def _sync_indexes(self) -> None:
         """Reload the declared indexes if ``.meta/indexes.json`` changed (with ``_mu``)."""
-        try:
-            key: Optional[tuple] = stat_key(os.lstat(os.path.join(self._meta, INDEX_FILE)))
-        except FileNotFoundError:
-            key = None
+        path = f"{self._meta}/{INDEX_FILE}"
+        key: Optional[tuple] = None
+        if os.access(path, os.F_OK):  # (no exception raised in the common case: none)
+            try:
+                key = stat_key(os.lstat(path))
+            except FileNotFoundError:
+                pass
         if key == self._index_key:
             return
         self._index_specs = load_specs(self._meta) if key is not None else []
@@ -114,7 +128,12 @@ class Search:
     def _check_unique(self, final: dict, live: dict) -> None:
         """Refuse a commit that would give two records one key of a unique index (with the
         writers' lock and ``_mu``; ``final``/``live``: the staged commit's writes and docs)."""
-        self._sync_indexes()
+        mark = self._writer.file.mark()  # the lock file's mtime: bumped by ensure_index
+        if mark is None or mark != self._index_mark:
+            self._sync_indexes()
+            self._index_mark = mark
+        if not self._index_specs:
+            return
         tables = {table for table, _ in final}
         for spec in self._index_specs:
             if spec.unique and spec.table in tables:
