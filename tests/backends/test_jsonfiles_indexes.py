@@ -165,3 +165,13 @@ def test_indexes_persist_and_every_store_sees_them(root):
             IndexSpec("t", ("a", "b"), False),
             IndexSpec("u", ("k",), True),
         ]
+
+
+def test_index_fields_may_be_dotted_strings_or_paths(root):
+    with cs.open(str(root)) as s:
+        s.insert("t", {"m": {"x": 1}}, id="a")
+        s.insert("t", {"m": {"x": 2}}, id="b")
+        s.backend.ensure_index(IndexSpec("t", (("m", "x"),)))
+        s.backend.ensure_index(IndexSpec("t", ("m.x",)))  # the same index
+        assert s.backend.indexes() == [IndexSpec("t", ("m.x",), False)]
+        assert [d["id"] for d in s.backend.find("t", compile_query({"m.x": 2}))] == ["b"]

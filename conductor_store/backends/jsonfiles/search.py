@@ -45,7 +45,8 @@ class Search:
 
     # -- declaring -------------------------------------------------------------------------
     def ensure_index(self, spec: IndexSpec) -> None:
-        spec = IndexSpec(spec.table, tuple(spec.fields), bool(spec.unique))
+        fields = tuple(f if isinstance(f, str) else ".".join(f) for f in spec.fields)
+        spec = IndexSpec(spec.table, fields, bool(spec.unique))  # (dotted paths, either way)
         self._lock()
         try:
             with self._mu:
