@@ -152,8 +152,8 @@ def describe(exc: OSError) -> str:
     return (exc.strerror or str(exc)) + (f" ({code})" if code else "")
 
 
-def _read_whole(fd: int) -> tuple[bytes, os.stat_result]:
-    st = os.fstat(fd)
+def _read_whole(fd: int, st: os.stat_result) -> tuple[bytes, os.stat_result]:
+    """The file's bytes (``st``: its fstat before reading) and its stat after."""
     chunks = [os.read(fd, st.st_size + 1)]
     while len(chunks[-1]) > st.st_size and chunks[-1]:  # grew meanwhile
         more = os.read(fd, 1 << 16)
@@ -219,7 +219,7 @@ class RecordFiles:
             st = os.fstat(fd)
             if not S_ISREG(st.st_mode):  # a directory (say) in a record's place
                 return corrupt(table, id, path, "is not a file"), stat_key(st)
-            data, st = _read_whole(fd)
+            data, st = _read_whole(fd, st)
         except OSError as exc:
             return corrupt(table, id, path, f"cannot be read: {describe(exc)}"), None
         finally:
