@@ -110,3 +110,16 @@ def test_reboot_replays_every_segment_from_the_synced_mark(root, small_segments,
     with cs.open(str(root)) as s:
         assert s.get("t", "early")["v"] == "early"
     assert synced_mark(root) == 42  # everything is on disk now
+
+
+def test_the_change_signal_path_changes_with_every_commit(root):
+    with cs.open(str(root)) as s, cs.open(str(root)) as other:
+        where = Path(s.backend.change_signal_path())
+        assert where.is_dir()
+
+        def state() -> dict:
+            return {p.name: p.stat().st_size for p in where.iterdir()}
+
+        before = state()
+        other.insert("t", {}, id="a")  # another store's commit
+        assert state() != before

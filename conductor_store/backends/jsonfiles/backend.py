@@ -154,6 +154,11 @@ class JsonBackend(
             self._check_fork()
         return LogView.changes(self, since, tables, limit)
 
+    def change_signal_path(self) -> str:
+        """The log directory: every commit, from any process, appends to a file in it (watchers
+        wait on it with inotify)."""
+        return self._logdir
+
     # -- lifecycle -------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         return {"path": self._root, "durable": self._durable}
