@@ -266,7 +266,7 @@ def test_unfinished_commit_is_finished_on_open(root):
         assert s.get("t", "new") == {"id": "new", "_version": 1, "b": 1}
         assert s.get("t", "gone") is None
         assert [c.seq for c in s.changes()] == [1, 2, 3, 3, 3]
-        assert s.insert("t", {}, id="next")["_version"] == 1
+        assert s.insert("t", {}, id="next")["_version"] == 4  # the seq of its commit
         assert s.changes(3)[0].seq == 4
     assert json.loads(log_lines(root)[-1]) == {"done": 4}
 
@@ -434,7 +434,7 @@ def test_reboot_replays_the_current_segment(root):
     with cs.open(str(root)) as s:
         assert s.get("t", "x") == {"id": "x", "_version": 2, "a": 2}
         assert s.get("t", "y") is None
-        assert s.get("t", "z") == {"id": "z", "_version": 1, "c": 1}
+        assert s.get("t", "z") == {"id": "z", "_version": 5, "c": 1}
     boot = jsonfiles._boot_id()
     if boot is not None:
         assert (project_dir(root) / ".meta" / "boot").read_text().strip() == boot
@@ -702,7 +702,6 @@ def test_stray_files_are_ignored(store, root):
     )
     for name in strays:
         (tdir / name).write_text("junk")
-    (tdir / "sub.json").mkdir()
     (project_dir(root) / "not a table").mkdir()
     (project_dir(root) / "empty").mkdir()
     (project_dir(root) / "README").write_text("hello")
@@ -710,13 +709,22 @@ def test_stray_files_are_ignored(store, root):
         assert [d["id"] for d in fresh.find("t")] == ["x"]
         assert fresh.count("t") == 1
         assert fresh.tables() == ["t"]
-        # a directory where a record file would be: refused, before anything is written
+    # a directory where a record file would be is no stray: refused, naming its path, by every
+    # read of it and of its table (not skipped), and before anything is written
+    (tdir / "sub.json").mkdir()
+    with cs.open(str(root)) as fresh:
         with pytest.raises(CorruptRecordError) as exc:
             fresh.get("t", "sub")
         assert exc.value.path == str(tdir / "sub.json")
+        for read in (fresh.find, fresh.count):
+            with pytest.raises(CorruptRecordError) as exc:
+                read("t")
+            assert exc.value.path == str(tdir / "sub.json")
         with pytest.raises(CorruptRecordError):
             fresh.put("t", "sub", {"a": 1})
         assert [c.seq for c in fresh.changes()] == [1]
+        (tdir / "sub.json").rmdir()
+        assert [d["id"] for d in fresh.find("t")] == ["x"]
 
 
 def test_hand_edits_are_seen_by_get_at_once(store, root):
@@ -751,7 +759,7 @@ def test_log_rotates_and_changes_span_segments(root, monkeypatch):
             nxt = json.loads(seg.read_bytes().splitlines()[-1])["next"]
             assert (seg.parent / nxt).exists()
     with cs.open(str(root)) as again:
-        assert again.insert("t", {}, id="new")["_version"] == 1
+        assert again.insert("t", {}, id="new")["_version"] == 61
         assert again.changes(60)[0].seq == 61
 
 
@@ -835,16 +843,14 @@ def test_commit_checks_against_other_processes_state(root):
     b.close()
 
 
-def test_writes_are_validated_at_the_backend(store):
-    bad_writes = (
-        Write("put", "T", "x", {}),
-        Write("put", "t", "../x", {}),
-        Write("put", "t", "x", None),
-    )
-    for bad in bad_writes:
+def test_writes_are_validated_by_the_store_before_the_backend(store):
+    """The Store is the one place that validates tables, ids and documents (base.py: backends
+    may assume validated input); bad ones never reach the files."""
+    for table, id, doc in (("T", "x", {}), ("t", "../x", {}), ("t", "x", None)):
         with pytest.raises(ValidationError):
-            store.backend.commit([bad], {})
+            store.put(table, id, doc)
     assert store.tables() == []
+    assert not list(Path(store.backend._dir).glob("**/*.json"))
 
 
 # -- layout, permissions, options ------------------------------------------------------------
@@ -883,7 +889,7 @@ def test_modes_are_0700_and_0600_whatever_the_umask(tmp_path):
                 s.put("t", "x", {"a": 2})
         finally:
             os.umask(old)
-        for dirpath, dirnames, filenames in os.walk(tmp_path / name / "data"):
+        for dirpath, _dirnames, filenames in os.walk(tmp_path / name / "data"):
             assert stat.S_IMODE(os.stat(dirpath).st_mode) == 0o700, dirpath
             for f in filenames:
                 assert stat.S_IMODE(os.stat(os.path.join(dirpath, f)).st_mode) == 0o600, f
@@ -925,3 +931,43 @@ def test_bad_options_and_paths(tmp_path):
         locked.mkdir(mode=0o500)
         with pytest.raises(BackendUnavailableError, match="locked"):
             cs.open(str(locked / "data"))
+
+
+# -- versions and commit times ----------------------------------------------------------------
+def test_version_is_the_seq_of_the_commit_that_last_wrote_the_record(store):
+    assert store.insert("t", {"v": 1}, id="a")["_version"] == 1
+    store.insert("t", {}, id="other")
+    assert store.update("t", "a", {"v": 2})["_version"] == 3
+    assert [(c.seq, c.doc["_version"]) for c in store.changes() if c.id == "a"] == [(1, 1), (3, 3)]
+
+
+def test_delete_and_recreate_never_repeats_a_version_aba(root):
+    """A transaction reads R; meanwhile R is deleted and created again: the transaction's
+    commit must fail (the re-created record's _version is new), as must a put carrying the
+    _version read before the delete."""
+    with cs.open(str(root)) as s, cs.open(str(root)) as other:
+        s.insert("t", {"v": 1}, id="r")
+        tx = s.transaction()
+        seen = tx.get("t", "r")
+        tx.update("t", "r", {"v": seen["v"] + 1})
+        other.delete("t", "r")
+        recreated = other.insert("t", {"v": 100}, id="r")
+        assert recreated["_version"] != seen["_version"]
+        with pytest.raises(ConflictError):
+            tx.commit()
+        with pytest.raises(ConflictError):
+            s.put("t", "r", {"v": 7, "_version": seen["_version"]})
+        assert s.get("t", "r") == recreated
+
+
+def test_changes_carry_the_commit_time(store):
+    before = time.time()
+    store.insert("t", {}, id="a")
+    with store.transaction() as tx:
+        tx.put("t", "b", {})
+        tx.delete("t", "a")
+    after = time.time()
+    changes = store.changes()
+    assert [c.op for c in changes] == ["insert", "insert", "delete"]
+    assert all(before <= c.time <= after for c in changes)
+    assert changes[0].time <= changes[1].time == changes[2].time

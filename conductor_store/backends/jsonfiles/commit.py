@@ -1,0 +1,308 @@
+"""The commit, in named phases (under the writers' lock, see :mod:`.locking`):
+
+1. **read** -- bring this process's view up to date with the log (finishing a dead writer's
+   commit) and read the current state of every record involved from the files;
+2. **verify** -- the checks, and what each write needs (``ConflictError`` / ``NotFoundError``
+   are raised here, before anything is written);
+3. **stage** -- the new documents, the log line, the files to write;
+4. **log** -- append the commit line and ``fdatasync`` it: **the commit point**;
+5. **apply** -- write the record files in place and unlink deleted ones, then the done line; a
+   failure here (say ``KeyboardInterrupt``) finishes the commit from its log line first;
+6. **publish** -- into this process's cache; other processes see the done line.
+
+A commit that changes nothing takes no number and writes nothing. The Store has validated
+tables, ids, write kinds and documents before they get here (see ``backends/base.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from ...errors import CommitUnknownError, ConflictError, CorruptRecordError, NotFoundError
+from ...validation import copy_json
+from .. import jsonfiles as _pkg  # its tunables (tests and users set them there)
+from ..base import Change, CommitResult, Write
+from .files import datasync, encode, storage_error, write_all
+from .log import commit_line
+
+_NOTHING = "nothing of this commit was written"
+
+
+@dataclass(slots=True)
+class Staged:
+    """One commit between the stage and publish phases."""
+
+    seq: int
+    time: float  # the commit's wall-clock time (Unix seconds), in its log line
+    changes: list = field(default_factory=list)  # Change or None per write
+    parts: list = field(default_factory=list)  # the log line's change entries
+    final: dict = field(default_factory=dict)  # key -> encoded doc | None (delete)
+    live: dict = field(default_factory=dict)  # key -> doc after the commit
+    sizes: dict = field(default_factory=dict)  # key -> record file size (None: no file)
+    cached: set = field(default_factory=set)  # keys this process caches (stat keys wanted)
+    before: dict = field(default_factory=dict)  # key -> doc | None before the commit
+    fd: int = -1
+    at: tuple = (0, 0)  # (segment, offset) the line is appended at
+
+
+def verify(current: dict, checks: dict) -> None:
+    """Every check must hold on ``current`` ({key: doc | None | CorruptRecordError})."""
+    for (table, id), version in checks.items():
+        doc = current[(table, id)]
+        if isinstance(doc, CorruptRecordError):
+            raise doc
+        have = None if doc is None else doc["_version"]
+        if have != version:
+            raise ConflictError(
+                f"{table}:{id} is at version {'absent' if have is None else have}, "
+                f"not {'absent' if version is None else version}"
+            )
+
+
+def verify_writes(writes: list[Write], current: dict) -> None:
+    """Each write against the state the writes before it leave (nothing written yet)."""
+    exists: dict = {}
+    for w in writes:
+        key = (w.table, w.id)
+        cur = exists.get(key, current[key])
+        if cur is not None:
+            if isinstance(cur, CorruptRecordError):
+                raise cur
+            if w.kind == "insert":
+                raise ConflictError(f"{w.table}:{w.id} already exists")
+        elif w.kind == "merge":
+            raise NotFoundError(f"{w.table}:{w.id} does not exist")
+        exists[key] = None if w.kind == "delete" else (cur or True)
+
+
+def _stage_write(st: Staged, w: Write) -> None:
+    key = (w.table, w.id)
+    cur = st.live[key]
+    if w.kind == "delete":
+        if cur is None:
+            st.changes.append(None)
+            return
+        st.live[key] = st.final[key] = None
+        st.changes.append(Change(st.seq, w.table, w.id, "delete", None, st.time))
+        st.parts.append(
+            b'{"table":"%s","id":"%s","op":"delete","doc":null}' % (w.table.encode(), w.id.encode())
+        )
+        return
+    body: dict = w.doc  # type: ignore[assignment]
+    if "id" in body or "_version" in body:
+        body = {k: v for k, v in body.items() if k != "id" and k != "_version"}
+    # a record's _version is the seq of the commit that last wrote it, so it never repeats,
+    # even across delete and re-create (and past a version set by hand: it still grows)
+    op: Literal["insert", "update"]
+    if cur is None:
+        doc, op = {"id": w.id, "_version": st.seq, **body}, "insert"
+    else:
+        version = max(st.seq, cur["_version"] + 1)
+        if w.kind == "merge":  # (a copy: ``cur`` is the cache's)
+            doc = {**copy_json(cur), **body, "_version": version}
+        else:
+            doc = {"id": w.id, "_version": version, **body}
+        op = "update"
+    data = encode(doc)
+    st.live[key] = doc
+    st.final[key] = data
+    st.changes.append(Change(st.seq, w.table, w.id, op, doc, st.time))
+    st.parts.append(
+        b'{"table":"%s","id":"%s","op":"%s","doc":%s}'
+        % (w.table.encode(), w.id.encode(), op.encode(), data)
+    )
+
+
+class Committer:
+    """The write side of the backend (mixed in)."""
+
+    _dir: str
+    _fd: int
+    _off: int
+    _seg_first: int
+    _last_seq: int
+    _pid: int
+    _durable: bool
+    _pend_memo: Any
+    _mu: Any
+    _tables: dict
+    _check_fork: Callable[[], None]
+    _lock: Callable[[], None]
+    _unlock: Callable[[], None]
+    _read: Callable[..., Any]
+    _read_keys_once: Callable[..., Any]
+    _recover_locked: Callable[[], bool]
+    _refresh: Callable[[], tuple]
+    _probe: Callable[..., tuple]
+    _table: Callable[[str], Any]
+    _check_table_dir: Callable[[str], None]
+    _check_unique: Callable[[dict, dict], None]
+    _rotate: Callable[[int], None]
+    _sync_later: Callable[[int], None]
+    _append_commit: Callable[[int, bytes, int], None]
+    _write_record: Callable[..., Any]
+    _delete_record: Callable[[str, str], None]
+
+    def commit(self, writes: list[Write], checks: dict) -> CommitResult:
+        if self._pid != os.getpid():
+            self._check_fork()
+        if not writes:
+            if checks:  # nothing to write: verify the versions on one consistent snapshot
+                verify(self._read(self._read_keys_once, list(checks)), checks)
+            return CommitResult(None, [])
+        self._lock()
+        try:
+            return self._commit_locked(writes, checks)
+        finally:
+            self._unlock()
+
+    def _commit_locked(self, writes: list[Write], checks: dict) -> CommitResult:
+        try:
+            st = self._prepare(writes, checks)
+        except OSError as exc:
+            raise storage_error("commit to", self._dir, exc, _NOTHING) from exc
+        if not st.final:
+            return CommitResult(None, st.changes)
+        line = commit_line(st.seq, st.time, st.parts)
+        try:
+            self._append_commit(st.fd, line, st.at[1])  # the commit point
+        except OSError as exc:
+            raise storage_error("commit to", self._dir, exc, _NOTHING) from exc
+        keys = self._apply_files(st)
+        self._publish(st, keys, st.at[1] + len(line) + len(b'{"done":%d}\n' % st.seq))
+        return CommitResult(st.seq, st.changes)
+
+    def _prepare(self, writes: list[Write], checks: dict) -> Staged:
+        """The read, verify and stage phases (nothing is written but a segment switch)."""
+        with self._mu:
+            self._recover_locked()
+            current, sizes = self._read_current(writes, checks)
+            if checks:
+                verify(current, checks)
+            verify_writes(writes, current)
+            st = self._stage(writes, current, sizes)
+            if st.final:
+                self._check_unique(st.final, st.live)
+            if st.final and self._off >= _pkg.SEGMENT_BYTES:
+                self._rotate(st.seq)
+                self._sync_later(st.seq)  # the record files so far: synced off the commit path
+            st.fd, st.at = self._fd, (self._seg_first, self._off)
+        return st
+
+    def _read_current(self, writes: list[Write], checks: dict) -> tuple[dict, dict]:
+        """The current state of every record involved, from the files (hand edits included):
+        ({key: doc | None | CorruptRecordError}, {key: record file size | None})."""
+        current: dict = {}
+        sizes: dict = {}
+        for table in {w.table for w in writes}:
+            self._check_table_dir(table)
+        for w in writes:
+            key = (w.table, w.id)
+            if w.kind == "insert" and key not in current and key not in checks:
+                path = f"{self._dir}/{w.table}/{w.id}.json"
+                if not os.access(path, os.F_OK, follow_symlinks=False):
+                    current[key] = sizes[key] = None  # the common case, for a stat less
+                    t = self._tables.get(w.table)
+                    if t is not None:
+                        t.drop(w.id)
+        for key in (*checks, *((w.table, w.id) for w in writes)):
+            if key in current:
+                continue
+            table, id = key
+            hit, value, skey = self._probe(table, id, self._tables.get(table))
+            if not hit:
+                self._table(table).read(id, value, skey)
+            current[key] = value
+            sizes[key] = None if skey is None else skey[1]
+        return current, sizes
+
+    def _stage(self, writes: list[Write], current: dict, sizes: dict) -> Staged:
+        st = Staged(
+            self._last_seq + 1, time.time(), live=dict(current), sizes=sizes, before=current
+        )
+        for w in writes:
+            _stage_write(st, w)
+        tables = self._tables
+        st.cached = {
+            key for key in st.final if (t := tables.get(key[0])) is not None and t.holds(key[1])
+        }
+        return st
+
+    def _apply_files(self, st: Staged) -> dict:
+        """The apply phase: the record files, then the done line; returns their stat keys.
+        It runs after the commit point, so a failure must not leave the commit half there:
+        an ``OSError`` (a full disk, say) takes the commit back -- or, if even that fails,
+        finishes it; anything else (``KeyboardInterrupt``) finishes it before it propagates."""
+        keys = {}
+        try:
+            for key, data in st.final.items():
+                if data is None:
+                    self._delete_record(key[0], key[1])
+                else:
+                    keys[key] = self._write_record(
+                        key[0], key[1], data + b"\n", st.sizes[key], key in st.cached
+                    )
+            write_all(st.fd, b'{"done":%d}\n' % st.seq)
+        except OSError as exc:
+            self._undo(st, exc)
+            return {}
+        except BaseException:
+            try:
+                with self._mu:
+                    self._recover_locked()
+            except BaseException:
+                pass  # left for the next lock holder
+            raise
+        return keys
+
+    def _undo(self, st: Staged, exc: OSError) -> None:
+        """Take back a commit whose record files could not all be written: restore them, then
+        cut its line from the log and raise. If that fails too, finish the commit instead (and
+        return); if even that fails, its outcome rests with the next recovery: say so."""
+        try:
+            with self._mu:
+                for key in st.final:
+                    before = st.before[key]
+                    if before is None:
+                        self._delete_record(key[0], key[1])
+                    else:
+                        self._write_record(key[0], key[1], encode(before) + b"\n", None, False)
+                os.ftruncate(st.fd, st.at[1])
+                if self._durable:
+                    datasync(st.fd)
+                self._pend_memo = None
+        except OSError:
+            try:
+                with self._mu:
+                    self._recover_locked()
+                return  # finished: the commit is whole after all
+            except OSError:
+                raise CommitUnknownError(
+                    f"commit {st.seq} to the JSON store at {self._dir} is in its commit log, "
+                    f"but its record files could not be written ({exc.strerror or exc}) nor "
+                    "restored: the next commit or open finishes it once that is mended"
+                ) from exc
+        raise storage_error("commit to", self._dir, exc, _NOTHING + " (taken back)") from exc
+
+    def _publish(self, st: Staged, keys: dict, post: int) -> None:
+        """Into the cache as ``_apply`` would (copies: the Change docs are the caller's)."""
+        pre = st.at
+        with self._mu:
+            view = (self._seg_first, self._off)
+            if view != pre and view != (pre[0], post):  # cannot happen under the lock
+                self._refresh()
+                return
+            for key, data in st.final.items():
+                t = self._tables.get(key[0])
+                if t is None:
+                    continue
+                if data is None:
+                    t.drop(key[1])
+                elif t.holds(key[1]):
+                    t.put(key[1], copy_json(st.live[key]), keys.get(key))
+            if view == pre:
+                self._off = post
+                self._last_seq = st.seq
