@@ -237,20 +237,12 @@ class _locked:
 
 
 def quarantine_json(root: str, project: str, table: str, id: str) -> str:
-    """Move one record file to ``<project>/.quarantine/<table>/`` under the writers' lock
-    (never deleting; a name already taken gets ``.1``, ``.2``...). Returns the new path."""
-    src = os.path.join(root, project, table, id + ".json")
-    if not os.path.lexists(src):
-        raise StoreError(f"{src} does not exist")
-    qdir = os.path.join(root, project, QUARANTINE, table)
-    os.makedirs(qdir, mode=0o700, exist_ok=True)
-    dst, n = os.path.join(qdir, id + ".json"), 0
-    with _locked(root, project):
-        while os.path.lexists(dst):
-            n += 1
-            dst = os.path.join(qdir, f"{id}.json.{n}")
-        os.rename(src, dst)
-    return dst
+    """Move one record file to ``<project>/.quarantine/<table>/`` (the backend's
+    :meth:`~conductor_store.Store.quarantine`, under the writers' lock). Returns the new path."""
+    from .store import open as open_store
+
+    with open_store("json://" + root, project=project) as store:
+        return store.quarantine(table, id)
 
 
 def restore_from_log(root: str, project: str, table: str, id: str, doc: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,16 +26,18 @@ def _seed(url: str) -> list:
 
 
 def test_watch_prints_one_line_per_change(tmp_path):
-    """Each change is one readable line naming seq, op, table:id and the fields."""
+    """Each change is one readable line naming seq, commit time, op, table:id and the fields."""
     url = f"json://{tmp_path}/data"
     log = _seed(url)
     result = CliRunner().invoke(main, ["watch", "--url", url, "--since", "0", "--timeout", "0.1"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert len(lines) == len(log)
-    assert lines[0].split()[:3] == [str(log[0].seq), "insert", "tasks:T1"]
+    seq, clock, *rest = lines[0].split()
+    assert seq == str(log[0].seq) and rest[:2] == ["insert", "tasks:T1"]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", clock), clock  # the commit's local time
     assert '"status": "pending"' in lines[0]
-    assert lines[3].split()[1:] == ["delete", "runs:R1"]
+    assert lines[3].split()[2:] == ["delete", "runs:R1"]
 
 
 def test_watch_json_and_table_filter(tmp_path):

@@ -971,3 +971,21 @@ def test_changes_carry_the_commit_time(store):
     assert [c.op for c in changes] == ["insert", "insert", "delete"]
     assert all(before <= c.time <= after for c in changes)
     assert changes[0].time <= changes[1].time == changes[2].time
+
+
+def test_quarantine_moves_a_corrupt_record_out_of_the_way(tmp_path):
+    """A record file that does not parse makes its table unreadable; store.quarantine moves it
+    into <project>/.quarantine/<table>/ (nothing deleted) and the table reads again."""
+    url = f"json://{tmp_path}/data"
+    with cs.open(url) as store:
+        store.insert("tasks", {"v": 1}, id="good")
+        store.insert("tasks", {"v": 2}, id="bad")
+        path = tmp_path / "data" / "default" / "tasks" / "bad.json"
+        path.write_text("{not json")
+        with pytest.raises(cs.CorruptRecordError):
+            store.find("tasks")
+        moved = store.quarantine("tasks", "bad")
+        assert [d["id"] for d in store.find("tasks")] == ["good"]
+        assert open(moved).read() == "{not json" and not path.exists()
+        with pytest.raises(cs.NotFoundError):
+            store.quarantine("tasks", "bad")

@@ -14,7 +14,7 @@ import stat
 import threading
 from typing import Any, Optional
 
-from ...errors import BackendUnavailableError, ValidationError
+from ...errors import BackendUnavailableError, NotFoundError, ValidationError
 from ...urls import split_scheme
 from .. import jsonfiles as _pkg  # its tunables (tests and users set them there)
 from ..base import Backend
@@ -26,6 +26,9 @@ from .log import LogView
 from .recovery import Recovery
 from .retention import Retention
 from .search import Search
+
+#: where quarantined record files go, inside the project directory (never a table name)
+QUARANTINE_DIR = ".quarantine"
 
 
 class JsonBackend(
@@ -145,6 +148,33 @@ class JsonBackend(
 
     def _unlock(self) -> None:
         self._writer.release()
+
+    # -- repair ------------------------------------------------------------------------------
+    def quarantine(self, table: str, id: str) -> str:
+        """Move the record file ``<table>/<id>.json`` into ``<project>/.quarantine/<table>/``
+        under the writers' lock, never deleting (a taken name gets ``.1``, ``.2``, ...): the
+        way out for a file that does not parse. Returns where it went."""
+        src = os.path.join(self._dir, table, id + ".json")
+        qdir = os.path.join(self._dir, QUARANTINE_DIR, table)
+        self._lock()
+        try:
+            if not os.path.lexists(src):
+                raise NotFoundError(f"{table}:{id} has no record file ({src})")
+            makedirs(qdir)
+            dst, n = os.path.join(qdir, id + ".json"), 0
+            while os.path.lexists(dst):
+                n += 1
+                dst = os.path.join(qdir, f"{id}.json.{n}")
+            os.rename(src, dst)
+            with self._mu:
+                cached = self._tables.get(table)
+                if cached is not None:
+                    cached.drop(id)
+        except OSError as exc:
+            raise storage_error("quarantine", src, exc) from None
+        finally:
+            self._unlock()
+        return dst
 
     # -- reads that must follow a fork -------------------------------------------------------
     def changes(
