@@ -56,7 +56,7 @@ def _value(kind: str, op: str, size: int | None = None) -> Measure:
         if c is None:
             return None
         detail = f"{num(c.store)} {c.unit}" + (f" at {c.records:,} records" if c.records else "")
-        return c.store, detail, c.errors.get("store")
+        return c.store, detail, c.errors.get("store") or next(iter(c.errors.values()), None)
 
     return measure
 

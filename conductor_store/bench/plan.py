@@ -95,8 +95,15 @@ def _query_steps(s: "Session", t: Target, size: int) -> list["Step"]:
     ]
 
     def changes() -> Measurement:
+        done = [c for c in s.report.of_kind("changes") if c.target == t.name and c.store]
+        predicted = (done[-1].records, done[-1].store) if done and done[-1].store else None
         return ChangesLatency(
-            target=t, records=size, engine=store(), rounds=st.rounds, min_round=st.min_round
+            target=t,
+            records=size,
+            engine=store(),
+            rounds=st.rounds,
+            min_round=st.min_round,
+            predicted=predicted,
         )
 
     def first() -> Measurement:

@@ -52,6 +52,22 @@ def _wrap(text: str, indent: str = "") -> list[str]:
     ]
 
 
+def _check_lines(report: Report) -> list[str]:
+    """Measured checks with their figures; the unchecked ones grouped by the reason."""
+    out: list[str] = []
+    unchecked: dict[str, list[str]] = {}
+    for c in report.checks:
+        if c.status == "not checked":
+            unchecked.setdefault(c.detail, []).append(c.name)
+            continue
+        out += _wrap(f"{c.status:<12} {c.name}: {measured(c)}")
+        error = f" [error: {c.error}]" if c.error else ""
+        out += _wrap(f"{c.figure}. {c.detail}{error}", "    ")
+    for reason, names in unchecked.items():
+        out += _wrap(f"not checked ({reason}): {', '.join(names)}")
+    return out
+
+
 def render_text(report: Report) -> str:
     out = [*_wrap("conductor-store bench -- " + "; ".join(machine_lines(report)[:1]))]
     for line in machine_lines(report)[1:]:
@@ -79,12 +95,7 @@ def render_text(report: Report) -> str:
             text_table(STORAGE_HEADER, storage_rows(report), [13, 7, 7, 11, 11, 11, 8, 7, 7]),
         ]
     if report.checks:
-        out += ["", f"Checks ({check_summary(report.checks)}):"]
-        for c in report.checks:
-            out += _wrap(f"{c.status:<12} {c.name}: {measured(c)}")
-            out += _wrap(
-                f"{c.figure}. {c.detail}" + (f" [error: {c.error}]" if c.error else ""), "    "
-            )
+        out += ["", f"Checks ({check_summary(report.checks)}):", *_check_lines(report)]
     errs = error_lines(report)
     if errs:
         out += ["", "Errors (measurements skipped):"]

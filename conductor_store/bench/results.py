@@ -131,6 +131,7 @@ class Report:
     scaling: list[Scaling] = field(default_factory=list)
     storage: list[Storage] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
 
     def of_kind(self, kind: str) -> list[Comparison]:
         return [c for c in self.comparisons if c.kind == kind]

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -215,6 +216,7 @@ class Session:
                 self.release(other)
         if step.group in ("startup", "concurrency") and step.target is not None:
             self.release(step.target)  # other processes open the location
+        t0 = time.perf_counter()
         m = step.make()
         try:
             m.prepare()
@@ -229,6 +231,7 @@ class Session:
             return result
         finally:
             m.close()
+            self.report.seconds[step.label] = round(time.perf_counter() - t0, 2)
 
     def run(self, progress: Progress | None = None) -> Report:
         steps = self.plan()

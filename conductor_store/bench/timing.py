@@ -17,16 +17,33 @@ def timed(run: Run, n: int) -> float:
     return time.perf_counter() - t0
 
 
+SLOW_ROUND = 1.0  # seconds: rounds this long need fewer of them (see :func:`rounds_for`)
+FEW_ROUNDS = 3
+
+
 def calibrate(run: Run, min_round: float, start: int = 1, cap: int = 1_000_000) -> int:
     """The number of operations a round needs to last ``min_round`` seconds (the calibrating
     runs double as the warm-up)."""
+    return calibrated(run, min_round, start, cap)[0]
+
+
+def calibrated(
+    run: Run, min_round: float, start: int = 1, cap: int = 1_000_000
+) -> tuple[int, float]:
+    """:func:`calibrate`, also returning how long the last calibrating round took."""
     n = max(1, start)
     while True:
         elapsed = timed(run, n)
         if elapsed >= min_round or n >= cap:
-            return n
+            return n, elapsed
         grow = min_round / elapsed * 1.2 if elapsed > 0 else 10
         n = min(cap, max(n + 1, int(n * min(grow, 10))))
+
+
+def rounds_for(rounds: int, longest: float) -> int:
+    """Rounds of a single operation that already lasts over :data:`SLOW_ROUND` (a 100,000-record
+    scan) are few enough to keep ``--full`` within its time: at most :data:`FEW_ROUNDS`."""
+    return min(rounds, FEW_ROUNDS) if longest > SLOW_ROUND else rounds
 
 
 def median(xs: list[float]) -> float | None:

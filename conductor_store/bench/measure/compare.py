@@ -9,7 +9,7 @@ from typing import Any
 from ..data import make_id
 from ..engines import Engine
 from ..results import Comparison, Ref
-from ..timing import calibrate, median, paired_speed_ratio, short_error
+from ..timing import calibrated, median, paired_speed_ratio, rounds_for, short_error
 from ..workloads import Workload, verify
 from . import Measurement
 
@@ -53,7 +53,8 @@ class Compare(Measurement):
                 verify(eng, self.w.name, self.records)
                 if self.w.name == "get":
                     self.extra[f"first pass: {name}"] = _first_pass(eng)
-                self.n[name] = calibrate(partial(self.w.run, eng), self.min_round)
+                self.n[name], took = calibrated(partial(self.w.run, eng), self.min_round)
+                self.rounds = rounds_for(self.rounds, took)
                 self.rates[name] = []
             except Exception as exc:  # noqa: BLE001 -- reported, the run goes on
                 self.errors[name] = short_error(exc)

@@ -13,7 +13,7 @@ from ...urls import split_scheme
 from ..data import TABLE, expected_rare, make_id
 from ..engines import SqliteEngine, StoreEngine
 from ..results import Comparison, Ref, Storage
-from ..timing import calibrate, median, paired_speed_ratio, short_error
+from ..timing import calibrated, median, paired_speed_ratio, rounds_for, short_error
 from . import Measurement
 
 RECENT = 100
@@ -25,8 +25,17 @@ class ChangesLatency(Measurement):
 
     kind = "comparisons"
 
+    LIMIT_MS = 20_000.0  # a call predicted slower than this is not run (see ``predicted``)
+
     def __init__(
-        self, *, target: Any, records: int, engine: StoreEngine, rounds: int, min_round: float
+        self,
+        *,
+        target: Any,
+        records: int,
+        engine: StoreEngine,
+        rounds: int,
+        min_round: float,
+        predicted: tuple[int, float] | None = None,
     ) -> None:
         self.target, self.records, self.eng = target, records, engine
         self.rounds, self.min_round = rounds, min_round
@@ -35,6 +44,7 @@ class ChangesLatency(Measurement):
         self.n = 1
         self.times: list[float] = []
         self.errors: dict[str, str] = {}
+        self.predicted = predicted  # (changes, ms a call) measured on a smaller log
 
     def _call(self, n: int) -> None:
         for _ in range(n):
@@ -43,6 +53,15 @@ class ChangesLatency(Measurement):
                 raise AssertionError(f"changes(since=last-{RECENT}) returned {got} changes")
 
     def prepare(self) -> None:
+        if self.predicted:
+            small, ms = self.predicted
+            guess = ms * self.records / small  # if the call reads the whole log
+            if guess > self.LIMIT_MS:
+                self.errors["skipped"] = (
+                    f"not run: {ms:,.1f} ms a call at {small:,} changes predicts "
+                    f"~{guess / 1000:,.0f} s at {self.records:,} (the cost grows with the log)"
+                )
+                return
         try:
             seq = None
             for k, i in enumerate(self.eng.sample_ids(RECENT)):
@@ -50,12 +69,13 @@ class ChangesLatency(Measurement):
             if seq is None:
                 raise AssertionError("a commit returned no seq")
             self.since = seq - RECENT
-            self.n = calibrate(self._call, self.min_round)
+            self.n, took = calibrated(self._call, self.min_round)
+            self.rounds = rounds_for(self.rounds, took)
         except Exception as exc:  # noqa: BLE001
             self.errors["store"] = short_error(exc)
 
     def store_round(self) -> None:
-        if "store" in self.errors:
+        if self.errors:
             return
         t0 = time.perf_counter()
         self._call(self.n)

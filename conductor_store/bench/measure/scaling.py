@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import statistics
 import time
+from functools import partial
 from typing import Any, Callable
 
 from ..engines import Engine
 from ..results import Cost, Growth, Scaling
-from ..timing import calibrate, median, short_error
+from ..timing import calibrated, median, rounds_for, short_error
 from ..workloads import OPS, verify
 from . import Measurement
 
@@ -47,7 +48,8 @@ class ScalingRun(Measurement):
                 eng = self.engine_at(scale)
                 if self.op != "count":
                     verify(eng, self.op, scale)
-                self.n[scale] = calibrate(lambda n, e=eng: run(e, n), self.min_round)  # type: ignore[misc]
+                self.n[scale], took = calibrated(partial(run, eng), self.min_round)
+                self.rounds = rounds_for(self.rounds, took)
                 self.engs[scale] = eng
             except Exception as exc:  # noqa: BLE001
                 self.errors[f"{scale}"] = short_error(exc)
