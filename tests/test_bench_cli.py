@@ -43,7 +43,7 @@ def test_quick_json_reports_every_comparison(quick):
         for ref in row["refs"]:
             assert isinstance(ref["ratio"], numbers.Real) and ref["ratio"] > 0, (kind, op, ref)
     insert_refs = {r["name"]: r for r in rows[("op", "insert")]["refs"]}
-    assert insert_refs["raw"]["label"] == "file write+fsync+rename"
+    assert insert_refs["raw"]["label"] == "write+fsync+rename"
     assert {"sqlite", "fsync100"} <= set(insert_refs)
     assert {r["name"] for r in rows[("query", "find_eq")]["refs"]} == {"sqlite", "sqlite-idx"}
     assert rows[("changes", "changes")]["store"] > 0
@@ -87,7 +87,7 @@ def test_text_report_from_saved_json_fits_100_columns(quick, tmp_path):
     result = CliRunner().invoke(main, ["bench", "--from-json", str(saved)])
     assert result.exit_code in (0, 3), result.output
     lines = result.stdout.splitlines()
-    assert any("single insert (commit)" in line for line in lines)
+    assert any("insert (one commit)" in line for line in lines)
     assert "Checks (" in result.stdout
     too_wide = [line for line in lines if len(line) > 100]
     assert not too_wide, too_wide

@@ -8,10 +8,11 @@ a figure defined at 100,000 records says nothing at 200."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 from .fmt import num
-from .results import Check, Comparison, Report, Status
+from .results import Check, Comparison, Report, Scaling, Status
 from .settings import BIG
 
 Found = tuple[float | None, str, str | None]  # measured, detail, error
@@ -332,60 +333,39 @@ FLAT_LIMIT = 2.0  # µs/op may at most double for 10× the records (noise allowa
 LINEAR_SLACK = 1.5  # scans may grow at most 1.5 × the size factor
 
 
+def _growth(row: Scaling) -> Found:
+    """The worst growth of ``row`` (flat ops: the factor; scans: the factor ÷ the size
+    factor, 1.0 = exactly linear); None unless every pair of sizes was measured."""
+    flat = row.op in FLAT_OPS
+    factors = [
+        g.factor if flat else g.factor / (g.end / g.start)
+        for g in row.growth
+        if g.factor is not None
+    ]
+    worst = max(factors) if len(factors) == len(row.growth) else None
+    costs = ", ".join(f"{c.records:,}: {num(c.us_per_op, 1)} µs" for c in row.costs)
+    return worst, costs + " per op", next(iter(row.errors.values()), None)
+
+
+def _given(found: Found, report: Report, target: str) -> Found:
+    return found
+
+
 def scaling_checks(report: Report) -> list[Check]:
     out = []
     for row in report.scaling:
         if not row.growth:
             continue
-        flat = row.op in FLAT_OPS
-        known = [g for g in row.growth if g.factor is not None]
-        complete = len(known) == len(row.growth)
-        if flat:
-            worst = max((g.factor for g in known if g.factor is not None), default=None)
-            goal = Goal(
-                f"{row.op} stays flat",
-                f"cost of {row.op} stays flat (≤ ×{FLAT_LIMIT} per 10× records)",
-                EVERY,
-                lambda r, t: None,
-                FLAT_LIMIT,
-                "×",
-                higher=False,
-                needs="scale",
-            )
+        found = _growth(row)
+        if row.op in FLAT_OPS:
+            name, goal, unit = f"{row.op} stays flat", FLAT_LIMIT, "×"
+            figure = f"cost of {row.op} stays flat (≤ ×{FLAT_LIMIT} per 10× records)"
         else:
-            norm = [g.factor / (g.end / g.start) for g in known if g.factor is not None]
-            worst = max(norm, default=None)
-            goal = Goal(
-                f"{row.op} grows ≤ linearly",
-                f"{row.op} cost grows at most linearly (≤ {LINEAR_SLACK} × the size factor)",
-                EVERY,
-                lambda r, t: None,
-                LINEAR_SLACK,
-                "× linear",
-                higher=False,
-                needs="scale",
-            )
-        costs = ", ".join(f"{c.records:,}: {num(c.us_per_op, 1)} µs" for c in row.costs)
-        found = (
-            worst if complete else None,
-            costs + " per op",
-            next(iter(row.errors.values()), None),
-        )
-        out.append(_check(_with(goal, found), report, row.target))
+            name, goal, unit = f"{row.op} grows ≤ linearly", LINEAR_SLACK, "× linear"
+            figure = f"{row.op} cost grows at most linearly (≤ {goal} × the size factor)"
+        spec = Goal(name, figure, EVERY, partial(_given, found), goal, unit, False, "scale")
+        out.append(_check(spec, report, row.target))
     return out
-
-
-def _with(goal: Goal, found: Found) -> Goal:
-    return Goal(
-        goal.name,
-        goal.figure,
-        goal.families,
-        lambda r, t: found,
-        goal.goal,
-        goal.unit,
-        goal.higher,
-        goal.needs,
-    )
 
 
 def misses(checks: list[Check]) -> list[Check]:

@@ -25,16 +25,16 @@ def plan(s: "Session") -> list["Step"]:
         steps += _op_steps(s, t)
         for size in s.settings.query_sizes:
             steps += _query_steps(s, t, size)
+        sizes = ", ".join(f"{x:,}" for x in s.settings.scales)
+        for op in SCALING_OPS:
+            label = f"{t.name}: {op} at {sizes} records"
+            steps.append(_step("scaling", t, partial(_scaling, s, t, op), label))
         if not (s.settings.quick and t.family.startswith("surreal")):  # ~0.5 s a process
             steps.append(_step("startup", t, partial(_cold, s, t), f"{t.name}: cold start"))
         if t.multiprocess:
             for p in s.settings.procs:
                 label = f"{t.name}: {p} concurrent writers"
                 steps.append(_step("concurrency", t, partial(_conc, s, t, p), label))
-        sizes = ", ".join(f"{x:,}" for x in s.settings.scales)
-        for op in SCALING_OPS:
-            label = f"{t.name}: {op} at {sizes} records"
-            steps.append(_step("scaling", t, partial(_scaling, s, t, op), label))
     cli = Target("cli", "", "cli", description="the command line")
     help_m = partial(HelpStartup, target=cli, root=s.root, rounds=s.settings.cold_runs)
     steps.append(_step("startup", None, help_m, "conductor-store --help"))
@@ -119,7 +119,7 @@ def _query_steps(s: "Session", t: Target, size: int) -> list["Step"]:
     steps.append(_step("history", t, changes, f"{t.name}: changes(since=last-100) {at}"))
     if t.persistent and t.multiprocess:
         steps.append(_step("history", t, first, f"{t.name}: first find after open {at}"))
-    if t.is_json:
+    if t.family == "json":  # the durable JSON backend: what issue 9's storage figure is about
         steps.append(_step("history", t, grow, f"{t.name}: storage after {size:,} updates"))
     return steps
 

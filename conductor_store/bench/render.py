@@ -20,7 +20,7 @@ from .tables import (
 
 WIDTH = 100
 # widest a cell may be, per column of the comparison table (wider cells end in "…")
-COMPARISON_WIDTHS = [13, 22, 7, 5, 8, 17, 8, 6]
+COMPARISON_WIDTHS = [13, 21, 7, 5, 8, 18, 8, 6]
 
 
 def _clip(text: str, width: int) -> str:

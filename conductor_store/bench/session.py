@@ -82,6 +82,7 @@ class Session:
         self.root = root or tempfile.mkdtemp(prefix="conductor-bench-")
         self._counter = 0
         self._loaded: dict[tuple, Loaded] = {}
+        self._near: dict[str, str] = {}  # folder of a json:// target -> our raw engines' folder
         self.report = Report(
             machine_info(self.root), settings.as_dict(), [t.info() for t in targets]
         )
@@ -96,8 +97,9 @@ class Session:
         base = self.root
         if target.url and target.scheme == "json":
             parent = os.path.dirname(os.path.abspath(split_scheme(target.url)[1].rstrip("/")))
-            if os.access(parent or "/", os.W_OK):
-                base = tempfile.mkdtemp(prefix=".conductor-bench-raw-", dir=parent or "/")
+            if parent not in self._near and os.access(parent or "/", os.W_OK):
+                self._near[parent] = tempfile.mkdtemp(prefix=".conductor-bench-raw-", dir=parent)
+            base = self._near.get(parent, base)
         self._counter += 1
         return os.path.join(base, f"{self._counter:03d}-{_slug(target.name)}-{use}")
 
@@ -173,6 +175,12 @@ class Session:
         return self._cached((target.name, "query", size), make)
 
     def scale_engine(self, target: Target, scale: int) -> Engine:
+        """The Store loaded with ``scale`` records: the query store of that size if it is
+        still open (``--full`` loads 100,000 records once), else a store of its own."""
+        query = self._loaded.get((target.name, "query", scale))
+        if query is not None and "store" in query.engines:
+            return query.engines["store"]
+
         def make() -> Loaded:
             return Loaded({"store": self.store_engine(target, f"scale{scale}")}, scale)
 
@@ -201,6 +209,8 @@ class Session:
 
     def close(self) -> None:
         self.close_engines()
+        for folder in self._near.values():
+            shutil.rmtree(folder, ignore_errors=True)
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
 

@@ -20,7 +20,7 @@ class Settings:
     cold_runs: int = 7
     procs: tuple[int, ...] = (1, 4, 8)
     writer_seconds: float = 1.0
-    writer_rounds: int = 3
+    writer_rounds: int = 2
     quick: bool = False
     full: bool = False
 
@@ -45,7 +45,7 @@ class Settings:
             r = records or 2000
             s = cls(records=r, query_sizes=(r,))
         if full:
-            s.full, s.rounds, s.writer_seconds, s.writer_rounds = True, 7, 3.0, 2
+            s.full, s.writer_seconds = True, 3.0
             s.scales = tuple(s.scales) + (100 * s.scales[0],)
             s.query_sizes = tuple(dict.fromkeys((*s.query_sizes, BIG)))
         return s

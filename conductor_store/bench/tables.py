@@ -56,7 +56,7 @@ def _first_pass_rows(c: Comparison, unit: str) -> list[list[str]]:
         out.append(
             [
                 "",
-                "  first get, each record",
+                "  first get of each",
                 "",
                 unit,
                 cell(store),

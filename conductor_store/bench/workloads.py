@@ -57,8 +57,8 @@ OPS: dict[str, Workload] = {
             "count", "count with filter", "queries/s", _repeat(lambda e: e.count()), reads=True
         ),
         Workload("update", "update (merge)", "ops/s", _update),
-        Workload("insert", "single insert (commit)", "ops/s", _insert),
-        Workload("tx500", "500-record transaction", "records/s", _tx500, items=500),
+        Workload("insert", "insert (one commit)", "ops/s", _insert),
+        Workload("tx500", "500-record tx", "records/s", _tx500, items=500),
     )
 }
 
@@ -81,14 +81,14 @@ QUERIES: dict[str, Workload] = {
         ),
         Workload(
             "top_asc",
-            "ORDER BY seq LIMIT 10",
+            "top 10 by seq",
             "queries/s",
             _repeat(lambda e: e.top(False)),
             reads=True,
         ),
         Workload(
             "top_desc",
-            "ORDER BY seq DESC LIMIT 10",
+            "top 10 by seq desc",
             "queries/s",
             _repeat(lambda e: e.top(True)),
             reads=True,

@@ -26,13 +26,13 @@ class FilesEngine(Engine):
     def __init__(self, directory: str, fsync: bool = True):
         super().__init__()
         self.dir, self.fsync = directory, fsync
-        self.label = "file write+fsync+rename" if fsync else "file write+rename"
+        self.label = "write+fsync+rename" if fsync else "write+rename"
 
     def describe(self, op: str) -> str:
         if op == "get":
-            return "file open+read+json.loads"
+            return "open+read+loads"
         if op in ("find", "count"):
-            return "files: read+parse all"
+            return "read+parse all"
         return self.label
 
     def spec(self) -> dict[str, Any]:
@@ -105,9 +105,9 @@ class AppendEngine(Engine):
         self.fd: int | None = None
         sync = "fsync" if fsync else "write"
         if own:
-            self.label = f"parallel {sync} of own files"
+            self.label = f"{sync}, own files"
         elif lock:
-            self.label = f"lock + {sync} of one file"
+            self.label = f"lock+{sync} 1 file"
         else:
             self.label = f"100 B write+{sync}" if fsync else "100 B write"
 
@@ -154,7 +154,7 @@ class AppendEngine(Engine):
 class Files500Engine(Engine):
     """Creating one small file per record (open, write, close), no fsync."""
 
-    label = "small files, no fsync"
+    label = "create 500 files"
     ops = frozenset({"tx500"})
 
     def __init__(self, directory: str):

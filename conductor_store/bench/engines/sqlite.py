@@ -37,7 +37,7 @@ class SqliteEngine(Engine):
     def __init__(self, path: str, synchronous: str = "FULL", indexed: bool = False):
         super().__init__()
         self.path, self.synchronous, self.indexed = path, synchronous, indexed
-        self.label = f"sqlite3 {synchronous}" + (" indexed" if indexed else "")
+        self.label = f"sqlite3 {synchronous}" + (" idx" if indexed else "")
         self.db: sqlite3.Connection | None = None
 
     def spec(self) -> dict[str, Any]:

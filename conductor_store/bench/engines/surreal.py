@@ -14,7 +14,7 @@ _SDK_CALLS = {
     "update": "merge",
     "find": "query",
     "count": "query",
-    "tx500": "BEGIN..COMMIT query",
+    "tx500": "BEGIN..COMMIT",
 }
 
 
@@ -46,7 +46,7 @@ class SurrealEngine(Engine):
         return self.url.startswith(("ws", "http"))
 
     def describe(self, op: str) -> str:
-        return "SDK " + _SDK_CALLS.get(op, "SELECT ... WHERE")
+        return "SDK " + _SDK_CALLS.get(op, "SELECT WHERE")
 
     def spec(self) -> dict[str, Any]:
         return {"kind": self.kind, "url": self.url, "ns": self.ns, "database": self.database}

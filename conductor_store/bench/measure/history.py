@@ -25,7 +25,7 @@ class ChangesLatency(Measurement):
 
     kind = "comparisons"
 
-    LIMIT_MS = 20_000.0  # a call predicted slower than this is not run (see ``predicted``)
+    LIMIT_MS = 10_000.0  # a call predicted slower than this is not run (see ``predicted``)
 
     def __init__(
         self,
@@ -87,7 +87,7 @@ class ChangesLatency(Measurement):
             target=self.target.name,
             family=self.target.family,
             op="changes",
-            title=f"changes(since=last-{RECENT})",
+            title=f"changes(last-{RECENT})",
             records=self.records,
             unit="ms",
             store=median(self.times),
@@ -191,13 +191,13 @@ class FirstFind(Measurement):
         speed = {n: [1 / t for t in ts] for n, ts in self.times.items()}
         ms = {n: (None if not ts else 1000 * statistics.median(ts)) for n, ts in self.times.items()}
         ratio = paired_speed_ratio(speed["store"], speed["sqlite-idx"])
-        ref = Ref("sqlite-idx", "sqlite3 connect + indexed find", ms["sqlite-idx"], ratio)
+        ref = Ref("sqlite-idx", "sqlite3 open+idx", ms["sqlite-idx"], ratio)
         return Comparison(
             kind="first-find",
             target=self.target.name,
             family=self.target.family,
             op="first-find",
-            title="open + first find status = x",
+            title="open + first find",
             records=self.records,
             unit="ms",
             store=ms["store"],
