@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import Callable, Iterable
 
 from ..urls import redact_url
@@ -53,11 +54,13 @@ def progress_printer(urls: tuple[str, ...]) -> Callable[[int, int, str], None] |
     """A one-line progress display on a terminal; nothing otherwise."""
     if not sys.stderr.isatty():
         return None
+    t0 = time.monotonic()
 
     def show(k: int, total: int, label: str) -> None:
         end = "\n" if k == total else ""
-        text = scrub(label, urls)[:70]
-        sys.stderr.write(f"\r\033[K[{k:>3}/{total}] {text}{end}")
+        spent = int(time.monotonic() - t0)
+        text = scrub(label, urls)[:64]
+        sys.stderr.write(f"\r\033[K[{k:>3}/{total} {spent // 60:>2}m{spent % 60:02d}s] {text}{end}")
         sys.stderr.flush()
 
     return show

@@ -45,7 +45,7 @@ class Settings:
             r = records or 2000
             s = cls(records=r, query_sizes=(r,))
         if full:
-            s.full, s.writer_seconds = True, 3.0
+            s.full, s.writer_seconds, s.writer_rounds = True, 3.0, 1
             s.scales = tuple(s.scales) + (100 * s.scales[0],)
             s.query_sizes = tuple(dict.fromkeys((*s.query_sizes, BIG)))
         return s
