@@ -49,10 +49,6 @@ class Comparison:
     def ref(self, name: str) -> Ref | None:
         return next((r for r in self.refs if r.name == name), None)
 
-    @property
-    def is_time(self) -> bool:
-        return self.unit == "ms"
-
 
 @dataclass
 class Cost:
@@ -136,7 +132,10 @@ class Report:
     def of_kind(self, kind: str) -> list[Comparison]:
         return [c for c in self.comparisons if c.kind == kind]
 
-    def find(self, kind: str, target: str, op: str, records: int | None = None, procs: int = 0):
+    def find(
+        self, kind: str, target: str, op: str, records: int | None = None, procs: int = 0
+    ) -> Comparison | None:
+        """The comparison of ``kind``/``target``/``op`` (at ``records`` unless None)."""
         for c in self.comparisons:
             if (c.kind, c.target, c.op, c.procs) == (kind, target, op, procs) and (
                 records is None or c.records == records

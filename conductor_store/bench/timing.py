@@ -61,7 +61,7 @@ def paired_speed_ratio(store: list[float], ref: list[float]) -> float | None:
 
 
 def short_error(exc: BaseException) -> str:
-    text = (
-        f"{type(exc).__name__}: {exc}".strip().splitlines()[0] if str(exc) else type(exc).__name__
-    )
+    """``Type: first line of the message``, at most 300 characters."""
+    message = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
     return text if len(text) < 300 else text[:297] + "..."
