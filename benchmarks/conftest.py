@@ -7,15 +7,15 @@ Run with ``pytest benchmarks/ --benchmark-only`` (not part of the default ``pyte
                        remote ``ws://host:port`` SurrealDB;
 ``--bench-no-builtins`` measure only the ``--bench-url`` URLs;
 ``--bench-records N``  records per comparison (default 2000);
-``--bench-full``       add the 100,000-record scale;
+``--bench-full``       add the 100,000-record sizes;
 ``--bench-quick``      small counts (a smoke run);
 ``--bench-json FILE``  save the report (render it later with
-                       ``python -m conductor_store.bench --from-json FILE --write-docs ...``);
-``--bench-docs FILE``  write the markdown report (e.g. ``docs/benchmarks.md``).
+                       ``conductor-store bench --from-json FILE --write-docs ...``);
+``--bench-docs FILE``  replace the generated tables of a markdown page (``docs/benchmarks.md``).
 
-The workloads, engines and checks all live in :mod:`conductor_store.bench`; these files only
-hand each measurement's Store rounds to ``benchmark.pedantic`` (with the raw engine's rounds as
-the per-round setup, so the two interleave) and print the comparison at the end.
+The workloads, engines, measurements and checks all live in :mod:`conductor_store.bench`; these
+files only hand each measurement's Store rounds to ``benchmark.pedantic`` (with the references'
+rounds as the per-round setup, so the two interleave) and print the comparison at the end.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from pathlib import Path
 import pytest
 
 from conductor_store import bench
+from conductor_store.bench.docs import write_docs
+from conductor_store.bench.render import render_text
+from conductor_store.bench.results import to_dict
 
 _SESSION: bench.Session | None = None
 
@@ -43,16 +46,12 @@ def pytest_addoption(parser):
         "--bench-no-builtins", action="store_true", help="benchmark only the --bench-url URLs"
     )
     group.addoption(
-        "--bench-records",
-        type=int,
-        default=None,
-        metavar="N",
-        help="records per comparison (default 2000)",
+        "--bench-records", type=int, default=None, metavar="N", help="records per comparison"
     )
-    group.addoption("--bench-full", action="store_true", help="add the 100,000-record scale")
+    group.addoption("--bench-full", action="store_true", help="add the 100,000-record sizes")
     group.addoption("--bench-quick", action="store_true", help="small counts (smoke run)")
     group.addoption("--bench-json", metavar="FILE", help="write the JSON report here")
-    group.addoption("--bench-docs", metavar="FILE", help="write the markdown report here")
+    group.addoption("--bench-docs", metavar="FILE", help="replace the tables of this page")
 
 
 def get_session(config) -> bench.Session:
@@ -74,14 +73,12 @@ def bench_session(request) -> bench.Session:
 
 
 def pytest_generate_tests(metafunc):
-    """``step`` is one planned measurement of the kind the test function names in ``KIND``."""
+    """``step`` is one planned measurement of the group the test function names in ``GROUP``."""
     if "step" not in metafunc.fixturenames:
         return
-    kind = (
-        getattr(metafunc.function, "kind", None) or metafunc.module.KIND[metafunc.function.__name__]
-    )
-    steps = [s for s in get_session(metafunc.config).plan() if s[0] == kind]
-    metafunc.parametrize("step", steps, ids=[_id(label) for _, _, label in steps])
+    group = metafunc.module.GROUP[metafunc.function.__name__]
+    steps = [s for s in get_session(metafunc.config).plan() if s.group in group]
+    metafunc.parametrize("step", steps, ids=[_id(s.label) for s in steps])
 
 
 def _id(label: str) -> str:
@@ -90,22 +87,19 @@ def _id(label: str) -> str:
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's own tables
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    kinds = ("results", "startup", "concurrency", "scaling")
-    if _SESSION is None or not any(_SESSION.report[k] for k in kinds):
+    report = None if _SESSION is None else _SESSION.report
+    if report is None or not (report.comparisons or report.scaling or report.storage):
         return
     _SESSION.close_engines()
     report = _SESSION.finish()
     urls = config.getoption("--bench-url")
     terminalreporter.write_sep("=", "conductor-store: Store vs raw engine")
-    terminalreporter.write_line(bench.scrub(bench.render_text(report), urls))
+    terminalreporter.write_line(bench.scrub(render_text(report), urls))
     if config.getoption("--bench-json"):
-        Path(config.getoption("--bench-json")).write_text(
-            bench.scrub(json.dumps(report, indent=2), urls)
-        )
+        text = json.dumps(to_dict(report), indent=2, ensure_ascii=False)
+        Path(config.getoption("--bench-json")).write_text(bench.scrub(text, urls))
     if config.getoption("--bench-docs"):
-        Path(config.getoption("--bench-docs")).write_text(
-            bench.scrub(bench.render_markdown(report), urls)
-        )
+        write_docs(config.getoption("--bench-docs"), report, "pytest benchmarks/", [])
 
 
 def pytest_unconfigure(config):

@@ -1,9 +1,8 @@
-"""``conductor-store bench``: forwards to :mod:`conductor_store.bench` (owned by the bench
-work; this module only declares the command)."""
+"""``conductor-store bench``: declares the command; the work is :mod:`conductor_store.bench`."""
 
 from __future__ import annotations
 
-import json as _json
+import sys
 
 import click
 
@@ -22,22 +21,37 @@ import click
     default=None,
     help="Records loaded before each comparison (default 2000; 200 with --quick).",
 )
-@click.option("--quick", is_flag=True, help="Small counts, no SurrealDB cold starts: a smoke run.")
+@click.option("--quick", is_flag=True, help="Small sizes and short rounds: a smoke run (~1 min).")
 @click.option(
-    "--full", is_flag=True, help="Also measure scaling at 100,000 records (100x the smallest size)."
+    "--full", is_flag=True, help="Also 100,000 records (issue figures), 3 s writer runs (~15 min)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON (no progress).")
-def bench(urls: tuple, records: int | None, quick: bool, full: bool, as_json: bool) -> None:
-    """Compare each backend with its raw engine and sqlite3: ops/s, ratios and checks."""
-    from .. import bench as engine
+@click.option("--write-docs", metavar="PATH", help="Replace the generated tables in PATH.")
+@click.option(
+    "--from-json", metavar="FILE", help="Render a saved --json report instead of running."
+)
+@click.option("--note", "notes", multiple=True, help="A note for the docs' notes (repeatable).")
+def bench(
+    urls: tuple[str, ...],
+    records: int | None,
+    quick: bool,
+    full: bool,
+    as_json: bool,
+    write_docs: str | None,
+    from_json: str | None,
+    notes: tuple[str, ...],
+) -> None:
+    """Compare each backend with its raw engine and sqlite3: rates, ratios and checks.
 
-    def progress(k: int, total: int, label: str) -> None:
-        click.echo(f"[{k:>3}/{total}] {engine.scrub(label, urls)} ...", err=True)
+    Exit status: 0 all measured checks reached, 1 a URL or backend failed, 3 a check NOT
+    reached."""
+    from ..bench.command import BenchError
+    from ..bench.command import bench as run_bench
 
-    report = engine.run(
-        urls, records=records, quick=quick, full=full, progress=None if as_json else progress
-    )
-    text = (
-        _json.dumps(report, indent=2, ensure_ascii=False) if as_json else engine.render_text(report)
-    )
-    click.echo(engine.scrub(text, urls))
+    try:
+        code = run_bench(urls=urls, records=records, quick=quick, full=full, as_json=as_json,
+                         write_docs=write_docs, from_json=from_json, notes=notes,
+                         echo=click.echo)  # fmt: skip
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)

@@ -1,0 +1,147 @@
+"""The ``surrealdb`` SDK called directly: create/select/merge/query (no index declared)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..data import EQ_PARAMS, FILTER_PARAMS, ORDER_FIELD, TABLE, TOP_K
+from .base import Engine
+
+_WHERE = "status = $s AND priority > $p"
+_SDK_CALLS = {
+    "get": "select",
+    "insert": "create",
+    "update": "merge",
+    "find": "query",
+    "count": "query",
+    "tx500": "BEGIN..COMMIT",
+}
+
+
+class SurrealEngine(Engine):
+    ops = frozenset(
+        {
+            "insert",
+            "get",
+            "update",
+            "find",
+            "count",
+            "tx500",
+            "find_eq",
+            "count_eq",
+            "top_asc",
+            "top_desc",
+        }
+    )
+    kind = "surreal"
+
+    def __init__(self, url: str, namespace: str = "conductor_bench", database: str = "raw"):
+        super().__init__()
+        self.url, self.ns, self.database = url, namespace, database
+        self.label = "surrealdb SDK"
+        self.db: Any = None
+
+    @property
+    def remote(self) -> bool:
+        return self.url.startswith(("ws", "http"))
+
+    def describe(self, op: str) -> str:
+        return "SDK " + _SDK_CALLS.get(op, "SELECT WHERE")
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": self.kind, "url": self.url, "ns": self.ns, "database": self.database}
+
+    def cold_code(self, probe: str) -> str | None:
+        if self.remote:
+            return None
+        return (
+            "import surrealdb\n"
+            f"db = surrealdb.BlockingEmbeddedSurrealConnection({self.url!r})\n"
+            f"db.connect(); db.use({self.ns!r}, {self.database!r})\n"
+            f"d = db.select(surrealdb.RecordID({TABLE!r}, {probe!r}))\n"
+        )
+
+    def open(self) -> None:
+        import surrealdb
+
+        if self.remote:
+            db = _remote(self.url)
+        else:
+            db = surrealdb.BlockingEmbeddedSurrealConnection(self.url)
+            db.connect()
+        db.use(self.ns, self.database)
+        self.db = db
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def _rid(self, id: str) -> Any:
+        from surrealdb import RecordID
+
+        return RecordID(TABLE, id)
+
+    def insert(self, id: str, doc: dict) -> None:
+        self.db.create(self._rid(id), doc)
+
+    def get(self, id: str) -> Any:
+        return self.db.select(self._rid(id))
+
+    def update(self, id: str, changes: dict) -> None:
+        self.db.merge(self._rid(id), changes)
+
+    def _count(self, where: str, params: dict) -> int:
+        rows = self.db.query(f"SELECT count() FROM {TABLE}{where} GROUP ALL", params)
+        return rows[0]["count"] if rows else 0
+
+    def find(self) -> int:
+        sql = f"SELECT * FROM {TABLE} WHERE {_WHERE} ORDER BY id"
+        return len(self.db.query(sql, dict(FILTER_PARAMS)))
+
+    def count(self) -> int:
+        return self._count(f" WHERE {_WHERE}", dict(FILTER_PARAMS))
+
+    def find_eq(self) -> int:
+        return len(self.db.query(f"SELECT * FROM {TABLE} WHERE status = $s", dict(EQ_PARAMS)))
+
+    def count_eq(self) -> int:
+        return self._count(" WHERE status = $s", dict(EQ_PARAMS))
+
+    def top(self, desc: bool) -> list[int]:
+        order = "DESC" if desc else "ASC"
+        rows = self.db.query(f"SELECT * FROM {TABLE} ORDER BY {ORDER_FIELD} {order} LIMIT {TOP_K}")
+        return [r[ORDER_FIELD] for r in rows]
+
+    def count_all(self) -> int:
+        return self._count("", {})
+
+    def tx(self, items: list[tuple[str, dict]]) -> None:
+        parts, params = ["BEGIN TRANSACTION;"], {}
+        for k, (id, doc) in enumerate(items):
+            parts.append(f"CREATE $r{k} CONTENT $d{k};")
+            params[f"r{k}"], params[f"d{k}"] = self._rid(id), doc
+        parts.append("COMMIT TRANSACTION;")
+        answer = self.db.query_raw("\n".join(parts), params)
+        for item in answer.get("result") or []:
+            if item.get("status") != "OK":
+                raise RuntimeError(f"surrealdb transaction failed: {item.get('result')}")
+        if answer.get("error"):
+            raise RuntimeError(f"surrealdb transaction failed: {answer['error']}")
+
+
+def _remote(url: str) -> Any:
+    """An SDK connection to a server URL (``/rpc`` suffix and credentials handled)."""
+    from urllib.parse import unquote, urlsplit
+
+    import surrealdb
+
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    path = (parts.path or "").rstrip("/")
+    path = path[: -len("/rpc")] if path.endswith("/rpc") else path
+    port = f":{parts.port}" if parts.port else ""
+    db = surrealdb.Surreal(f"{parts.scheme}://{host}{port}{path}")
+    if parts.username:  # the ws connection itself opens on first use
+        db.signin({"username": unquote(parts.username), "password": unquote(parts.password or "")})
+    return db

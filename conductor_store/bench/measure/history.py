@@ -1,0 +1,207 @@
+"""What a store accumulates: reading recent changes, disk use after many updates, and the
+first query after opening a large store."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from typing import Any
+
+from ...urls import split_scheme
+from ..data import TABLE, expected_rare, make_id
+from ..engines import SqliteEngine, StoreEngine
+from ..results import Comparison, Ref, Storage
+from ..timing import calibrated, median, paired_speed_ratio, rounds_for, short_error
+from . import Measurement
+
+RECENT = 100
+
+
+class ChangesLatency(Measurement):
+    """``store.changes(since=last-100)`` on a store whose log holds every load's changes
+    plus 100 single-record commits: milliseconds per call."""
+
+    kind = "comparisons"
+
+    LIMIT_MS = 10_000.0  # a call predicted slower than this is not run (see ``predicted``)
+
+    def __init__(
+        self,
+        *,
+        target: Any,
+        records: int,
+        engine: StoreEngine,
+        rounds: int,
+        min_round: float,
+        predicted: tuple[int, float] | None = None,
+    ) -> None:
+        self.target, self.records, self.eng = target, records, engine
+        self.rounds, self.min_round = rounds, min_round
+        self.label = f"{target.name}: changes(since=last-{RECENT}) @ {records:,}"
+        self.since = 0
+        self.n = 1
+        self.times: list[float] = []
+        self.errors: dict[str, str] = {}
+        self.predicted = predicted  # (changes, ms a call) measured on a smaller log
+
+    def _call(self, n: int) -> None:
+        for _ in range(n):
+            got = len(self.eng.store.changes(self.since))
+            if got != RECENT:
+                raise AssertionError(f"changes(since=last-{RECENT}) returned {got} changes")
+
+    def prepare(self) -> None:
+        if self.predicted:
+            small, ms = self.predicted
+            guess = ms * self.records / small  # if the call reads the whole log
+            if guess > self.LIMIT_MS:
+                self.errors["skipped"] = (
+                    f"not run: {ms:,.1f} ms a call at {small:,} changes predicts "
+                    f"~{guess / 1000:,.0f} s at {self.records:,} (the cost grows with the log)"
+                )
+                return
+        try:
+            seq = None
+            for k, i in enumerate(self.eng.sample_ids(RECENT)):
+                seq = self.eng.update_seq(make_id(i), {"note": f"recent {k}"})
+            if seq is None:
+                raise AssertionError("a commit returned no seq")
+            self.since = seq - RECENT
+            self.n, took = calibrated(self._call, self.min_round)
+            self.rounds = rounds_for(self.rounds, took)
+        except Exception as exc:  # noqa: BLE001
+            self.errors["store"] = short_error(exc)
+
+    def store_round(self) -> None:
+        if self.errors:
+            return
+        t0 = time.perf_counter()
+        self._call(self.n)
+        self.times.append(1000 * (time.perf_counter() - t0) / self.n)
+
+    def result(self) -> Comparison:
+        return Comparison(
+            kind="changes",
+            target=self.target.name,
+            family=self.target.family,
+            op="changes",
+            title=f"changes(last-{RECENT})",
+            records=self.records,
+            unit="ms",
+            store=median(self.times),
+            rounds=self.rounds,
+            errors=dict(self.errors),
+        )
+
+
+class StorageGrowth(Measurement):
+    """``records`` single-record updates (one commit each), every commit timed; then the
+    bytes on disk (all, and the log's) beside the bytes of the live records as JSON."""
+
+    kind = "storage"
+
+    def __init__(self, *, target: Any, records: int, engine: StoreEngine) -> None:
+        self.target, self.records, self.eng = target, records, engine
+        self.label = f"{target.name}: storage after {records:,} updates"
+        self.commit_ms: list[float] = []
+        self.errors: dict[str, str] = {}
+
+    def store_round(self) -> None:
+        try:
+            for k, i in enumerate(self.eng.sample_ids(self.records)):
+                t0 = time.perf_counter()
+                self.eng.update(make_id(i), {"owner": f"agent-{k % 11}", "round": k})
+                self.commit_ms.append(1000 * (time.perf_counter() - t0))
+        except Exception as exc:  # noqa: BLE001
+            self.errors["store"] = short_error(exc)
+
+    def result(self) -> Storage:
+        out = Storage(self.target.name, self.target.family, self.records, len(self.commit_ms))
+        out.errors = dict(self.errors)
+        if self.commit_ms:
+            out.max_commit_ms = max(self.commit_ms)
+            out.p99_commit_ms = statistics.quantiles(self.commit_ms, n=100)[-1]
+        try:
+            docs = self.eng.store.find(TABLE)
+            out.live_bytes = sum(len(json.dumps(d, separators=(",", ":"))) for d in docs)
+            out.disk_bytes, out.log_bytes = disk_usage(self.eng)
+        except Exception as exc:  # noqa: BLE001
+            out.errors["disk"] = short_error(exc)
+        return out
+
+
+def disk_usage(eng: StoreEngine) -> tuple[int | None, int | None]:
+    """(bytes of the project's files, bytes of its log: files below a ``log`` folder)."""
+    scheme, path = split_scheme(eng.url)
+    if scheme != "json":
+        return None, None
+    root = os.path.join(path, eng.project)
+    total = log = 0
+    for folder, _, names in os.walk(root):
+        in_log = "log" in os.path.relpath(folder, root).split(os.sep)
+        for name in names:
+            size = os.path.getsize(os.path.join(folder, name))
+            total += size
+            log += size if in_log else 0
+    return total, log
+
+
+class FirstFind(Measurement):
+    """Open the loaded store anew and run one selective ``find`` (the reader cache built
+    from disk), beside a new sqlite3 connection doing the same indexed query."""
+
+    kind = "comparisons"
+
+    def __init__(
+        self, *, target: Any, records: int, engine: StoreEngine, sqlite_path: str, rounds: int
+    ) -> None:
+        self.target, self.records, self.eng, self.rounds = target, records, engine, rounds
+        self.sqlite_path = sqlite_path
+        self.label = f"{target.name}: first find after open @ {records:,}"
+        self.times: dict[str, list[float]] = {"store": [], "sqlite-idx": []}
+        self.errors: dict[str, str] = {}
+
+    def _once(self, name: str) -> None:
+        if name in self.errors:
+            return
+        e = self.eng
+        fresh = StoreEngine(e.url, e.project, e.options) if name == "store" else None
+        eng = fresh or SqliteEngine(self.sqlite_path, indexed=True)
+        try:
+            t0 = time.perf_counter()
+            eng.open()
+            got = eng.find_eq()
+            self.times[name].append(time.perf_counter() - t0)
+            if got != expected_rare(self.records):
+                raise AssertionError(f"first find returned {got} records")
+        except Exception as exc:  # noqa: BLE001
+            self.errors[name] = short_error(exc)
+        finally:
+            eng.close()
+
+    def reference_round(self) -> None:
+        self._once("sqlite-idx")
+
+    def store_round(self) -> None:
+        self._once("store")
+
+    def result(self) -> Comparison:
+        speed = {n: [1 / t for t in ts] for n, ts in self.times.items()}
+        ms = {n: (None if not ts else 1000 * statistics.median(ts)) for n, ts in self.times.items()}
+        ratio = paired_speed_ratio(speed["store"], speed["sqlite-idx"])
+        ref = Ref("sqlite-idx", "sqlite3 open+idx", ms["sqlite-idx"], ratio)
+        return Comparison(
+            kind="first-find",
+            target=self.target.name,
+            family=self.target.family,
+            op="first-find",
+            title="open + first find",
+            records=self.records,
+            unit="ms",
+            store=ms["store"],
+            refs=[ref],
+            rounds=self.rounds,
+            errors=dict(self.errors),
+        )
