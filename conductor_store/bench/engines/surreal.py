@@ -131,17 +131,13 @@ class SurrealEngine(Engine):
 
 
 def _remote(url: str) -> Any:
-    """An SDK connection to a server URL (``/rpc`` suffix and credentials handled)."""
-    from urllib.parse import unquote, urlsplit
-
+    """An SDK connection to a server URL (parsed as the backend parses it: ``ws_url``)."""
     import surrealdb
 
-    parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    path = (parts.path or "").rstrip("/")
-    path = path[: -len("/rpc")] if path.endswith("/rpc") else path
-    port = f":{parts.port}" if parts.port else ""
-    db = surrealdb.Surreal(f"{parts.scheme}://{host}{port}{path}")
-    if parts.username:  # the ws connection itself opens on first use
-        db.signin({"username": unquote(parts.username), "password": unquote(parts.password or "")})
+    from ...backends.surreal import ws_url
+
+    where = ws_url(url)
+    db = surrealdb.Surreal(where.base)
+    if where.user:  # the ws connection itself opens on first use
+        db.signin({"username": where.user, "password": where.password or ""})
     return db
