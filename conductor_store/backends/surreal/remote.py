@@ -13,151 +13,16 @@ the backend to look for the commit's own marker record first (see ``backend.py``
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import time
-from typing import Any
 
 from ...errors import BackendUnavailableError, StoreError
 from ...retry import RetryPolicy
 from .backend import OutcomeUnknown, Transport, is_engine_conflict
-from .codec import DecodeError, decode, encode
+from .wsconn import Broken, RpcError, TimedWsConnection, reason_of
 
 log = logging.getLogger("conductor_store.surreal")
-
-
-class _NoFrameDumps(logging.LoggerAdapter):
-    """The logger our WebSocket connections get: ``websockets`` logs every frame's bytes (the
-    sign-in frame holds the password) at DEBUG when its logger is enabled for DEBUG, so this
-    one never is, whatever level a user configures; connection events above DEBUG still go
-    to ``conductor_store.surreal.websocket``."""
-
-    def isEnabledFor(self, level: int) -> bool:
-        return level > logging.DEBUG and self.logger.isEnabledFor(level)
-
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if level > logging.DEBUG:
-            super().log(level, msg, *args, **kwargs)
-
-
-_WS_LOGGER = _NoFrameDumps(logging.getLogger("conductor_store.surreal.websocket"), {})
-
-
-class _Broken(Exception):
-    """The connection is unusable; ``sent`` says whether the request may have reached the server."""
-
-    def __init__(self, reason: str, sent: bool) -> None:
-        super().__init__(reason)
-        self.sent = sent
-
-
-class _RpcError(Exception):
-    pass
-
-
-def _connection_class():
-    import inspect
-
-    import websockets
-    import websockets.sync.client as ws_sync
-    from surrealdb import BlockingWsSurrealConnection
-    from surrealdb.data.cbor import decode as sdk_decode
-
-    # websockets >= 17.1 warns unless a directly used connection says legacy=True
-    extra = {"legacy": True} if "legacy" in inspect.signature(ws_sync.connect).parameters else {}
-
-    class TimedWsConnection(BlockingWsSurrealConnection):
-        """The SDK's connection with a connect timeout and a receive timeout."""
-
-        _ids = itertools.count(1)
-
-        def __init__(self, url: str, timeout: float) -> None:
-            super().__init__(url)
-            self.timeout = timeout
-
-        def open_socket(self) -> None:
-            self.socket = ws_sync.connect(
-                self.raw_url,
-                max_size=None,
-                subprotocols=[websockets.Subprotocol("cbor")],
-                open_timeout=self.timeout,
-                close_timeout=1,
-                logger=_WS_LOGGER,
-                **extra,
-            )
-
-        def _send(self, message: Any, process: str, bypass: bool = False) -> dict:
-            # the SDK's own methods (signin, use, ...) with timeouts
-            with self._lock:
-                if self.socket is None:
-                    self.open_socket()
-                socket = self.socket
-                assert socket is not None
-                socket.send(message.WS_CBOR_DESCRIPTOR)
-                data = socket.recv(timeout=self.timeout)
-                response = sdk_decode(data if isinstance(data, bytes) else data.encode())
-                if not bypass:
-                    self.check_response_for_error(response, process)
-                return response
-
-        def rpc(self, method: str, params: list) -> Any:
-            """One request with this library's codec (JSON null stays NULL)."""
-            request_id = str(next(self._ids))
-            payload = encode({"id": request_id, "method": method, "params": params})
-            with self._lock:
-                if self.socket is None:
-                    try:
-                        self.open_socket()
-                    except Exception as exc:  # noqa: BLE001
-                        raise _Broken(f"cannot connect: {_reason(exc)}", sent=False) from None
-                socket = self.socket
-                assert socket is not None
-                try:
-                    socket.send(payload)
-                except Exception as exc:  # noqa: BLE001
-                    self._drop()
-                    raise _Broken(f"send failed: {_reason(exc)}", sent=True) from None
-                try:
-                    data = socket.recv(timeout=self.timeout)
-                except TimeoutError:
-                    self._drop()
-                    raise _Broken(f"no reply within {self.timeout:g} s", sent=True) from None
-                except Exception as exc:  # noqa: BLE001 - ConnectionClosed and friends
-                    self._drop()
-                    raise _Broken(f"connection lost: {_reason(exc)}", sent=True) from None
-            try:
-                response = decode(data if isinstance(data, bytes) else data.encode())
-            except (DecodeError, ValueError, IndexError) as exc:
-                self._drop()
-                raise _Broken(f"unreadable reply: {exc}", sent=True) from None
-            if not isinstance(response, dict) or response.get("id") != request_id:
-                self._drop()
-                raise _Broken("reply does not match the request", sent=True)
-            error = response.get("error")
-            if error is not None:
-                message = error.get("message") if isinstance(error, dict) else str(error)
-                raise _RpcError(message)
-            return response.get("result")
-
-        def _drop(self) -> None:
-            socket, self.socket = self.socket, None
-            if socket is not None:
-                try:
-                    socket.close()
-                except Exception:  # noqa: BLE001
-                    pass
-
-        def close(self) -> None:
-            with self._lock:
-                self._drop()
-
-    return TimedWsConnection
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) < 300 else text[:297] + "..."
 
 
 class RemoteTransport(Transport):
@@ -176,7 +41,7 @@ class RemoteTransport(Transport):
         pool_size: int,
         timeout: float,
     ) -> None:
-        self._cls = _connection_class()
+        self._cls = TimedWsConnection
         self._endpoint = endpoint
         self._shown = shown_url
         self._user = user
@@ -212,7 +77,7 @@ class RemoteTransport(Transport):
             conn.open_socket()
         except Exception as exc:  # noqa: BLE001
             raise BackendUnavailableError(
-                f"cannot reach SurrealDB at {self._shown}: {self._scrub(_reason(exc))}"
+                f"cannot reach SurrealDB at {self._shown}: {self._scrub(reason_of(exc))}"
             ) from None
         try:
             if self._user is not None:
@@ -223,19 +88,19 @@ class RemoteTransport(Transport):
                     params["db"] = self._db
                 try:
                     conn.rpc("signin", [params])
-                except _RpcError as exc:
+                except RpcError as exc:
                     raise BackendUnavailableError(
                         f"cannot sign in to SurrealDB at {self._shown} as {self._level} user "
                         f"{self._user!r}: {self._scrub(str(exc))}"
                     ) from None
             try:
                 conn.rpc("use", [self._ns, self._db])
-            except _RpcError as exc:
+            except RpcError as exc:
                 raise BackendUnavailableError(
                     f"SurrealDB at {self._shown} refused namespace {self._ns!r} / database "
                     f"{self._db!r}: {self._scrub(str(exc))}"
                 ) from None
-        except _Broken as exc:
+        except Broken as exc:
             conn.close()
             raise BackendUnavailableError(
                 f"lost the connection to SurrealDB at {self._shown} while opening it: "
@@ -324,7 +189,7 @@ class RemoteTransport(Transport):
             conn = self._acquire(time.monotonic() + self.timeout)
             try:
                 result = conn.rpc("query", [sql, vars])
-            except _Broken as exc:
+            except Broken as exc:
                 self._release(conn, broken=True)
                 log.warning("connection to %s failed: %s", self._shown, exc)
                 if exc.sent and not idempotent:
@@ -334,7 +199,7 @@ class RemoteTransport(Transport):
                         f"SurrealDB at {self._shown} is unavailable: {self._scrub(str(exc))}"
                     ) from None
                 continue
-            except _RpcError as exc:
+            except RpcError as exc:
                 self._release(conn, broken=False)
                 message = self._scrub(str(exc))
                 if is_engine_conflict(message):
