@@ -30,6 +30,8 @@ def pytest_addoption(parser) -> None:
 
 
 def pytest_configure(config) -> None:
+    # the suite marks its long trials; a project running it must not be warned about the mark
+    config.addinivalue_line("markers", "slow: long-running crash and concurrency trials")
     template = config.getoption("--conductor-store-url")
     if not template:
         return

@@ -186,6 +186,11 @@ class Report:
             "capabilities": self.capabilities,
             "areas": {a: dict(c) for a, c in self.areas().items()},
             "failures": [o.__dict__ for o in self.failed],
+            "skipped": [
+                {"test": o.test, "area": o.area, "capability": o.detail}
+                for o in self.outcomes
+                if o.outcome == "skipped"
+            ],
             "verdict": self.verdict(),
             "passed": bool(self.outcomes) and not self.failed,
         }
