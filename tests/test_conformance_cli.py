@@ -8,7 +8,9 @@ import json
 import subprocess
 import sys
 
-from tests.support import ROOT
+import pytest
+
+from tests.support import ROOT, LoopbackServer
 
 BROKEN = (
     "import conductor_store as cs, sys;"
@@ -91,3 +93,34 @@ def test_the_pytest_plugin_runs_the_suite_on_a_url(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-2000:]
     assert " passed" in done.stdout and "failed" not in done.stdout
+
+
+@pytest.fixture(scope="module")
+def loopback(tmp_path_factory):
+    server = LoopbackServer(data=tmp_path_factory.mktemp("cli-loopback") / "data",
+                            password="Cli-Conformance-Pw_5e1").start()  # fmt: skip
+    yield server
+    server.kill()
+
+
+@pytest.mark.parametrize("kind", ["json", "mem", "surrealkv", "remote"])
+def test_the_command_runs_on_every_built_in_url_kind(kind, request):
+    """The same command on each built-in backend (a slice of the suite: the full runs are the
+    conformance classes in tests/conformance/), each capability detected as it is."""
+    url = {
+        "json": "json://{tmp}/data",
+        "mem": "mem://",
+        "surrealkv": "surrealkv://{tmp}/kv",
+    }.get(kind)
+    if url is None:
+        port = request.getfixturevalue("loopback").port
+        url = f"ws://root:Cli-Conformance-Pw_5e1@127.0.0.1:{port}/?namespace=t_{{unique}}"
+    done = cli("conformance", url, "-k", "insert or reopen or later_insert", "--json")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["passed"] and report["areas"]["CRUD"]["passed"] > 0
+    expected = {"json": (True, True, True), "mem": (False, False, False),
+                "surrealkv": (True, True, False), "remote": (True, True, True)}[kind]  # fmt: skip
+    caps = report["capabilities"]
+    assert (caps["persistent"], caps["shared_location"], caps["multiprocess"]) == expected
+    assert "Cli-Conformance-Pw_5e1" not in done.stdout + done.stderr
