@@ -13,10 +13,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-import random
-import signal
 import subprocess
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -31,6 +28,7 @@ from conductor_store import (
     StoreError,
 )
 from conductor_store.backends import jsonfiles
+from tests.support import bank
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -58,17 +56,6 @@ def fill(store: cs.Store, n: int = 5) -> None:
         with store.transaction() as tx:
             tx.put("t", f"r{i}", {"i": i, "pad": "p" * 40})
             tx.put("u", f"r{i}", {"i": i})
-
-
-def replayed(store: cs.Store) -> dict:
-    """The data the change log describes."""
-    out: dict = {}
-    for c in store.changes():
-        if c.op == "delete":
-            out.pop((c.table, c.id), None)
-        else:
-            out[(c.table, c.id)] = c.doc
-    return out
 
 
 def fd_path(fd: int) -> str:
@@ -150,7 +137,7 @@ def test_disk_full_on_a_small_tmpfs_raises_store_errors_and_applies_nothing(tmp_
         data = dump(root)
         assert set(data) == {("t", f"{k}{i}") for i in committed for k in "ab"} | {("t", "after")}
         with cs.open(str(root)) as s:
-            assert replayed(s) == data
+            assert bank.replayed(s) == data
             assert [c.seq for c in s.changes()][-1] == len(committed) + 1
 
 
@@ -371,7 +358,7 @@ def test_log_corruption_never_loses_data_nor_misleads_changes(root, how):
         except CorruptRecordError as exc:
             assert exc.path == str(seg) and str(seg) in str(exc)
         else:
-            assert replayed(s) == data
+            assert bank.replayed(s) == data
             assert all(c.time is None or c.time > 0 for c in changes)
         doc = s.put("t", "next", {"n": 1})
         assert doc["_version"] > seen
@@ -490,91 +477,24 @@ def test_close_releases_every_descriptor_at_once(root):
     assert len(os.listdir("/proc/self/fd")) == before
 
 
-# -- kill -9 at random points ------------------------------------------------------------------
-ACCOUNTS, BATCH = 6, 8
-
-
-def _writer(root: str, out: int, seed: int, durable: bool) -> None:  # in a forked child
-    jsonfiles.SEGMENT_BYTES = 8 * 1024  # switch segments often: kills land in rotations too
-    rng = random.Random(seed)
-    s = cs.open(root, durable=durable)
-    while True:
-
-        def move(tx: Any) -> int:
-            state = tx.get("state", "s")
-            n = state["n"] + 1
-            a, b = rng.sample(range(ACCOUNTS), 2)
-            amount = rng.randrange(10)
-            acct_a, acct_b = tx.get("acct", f"a{a}"), tx.get("acct", f"a{b}")
-            tx.update("acct", f"a{a}", {"bal": acct_a["bal"] - amount})
-            tx.update("acct", f"a{b}", {"bal": acct_b["bal"] + amount})
-            for i in range(BATCH):
-                tx.put("batch", f"b{i}", {"n": n, "pad": "z" * rng.randrange(200)})
-            if n % 3 == 0:
-                tx.delete("hist", f"h{n - 3}")
-            tx.insert("hist", {"n": n}, id=f"h{n}")
-            tx.update("state", "s", {"n": n})
-            return n
-
-        n = s.atomic(move, retries=1000)
-        os.write(out, b"%d\n" % n)  # reported: committed
-
-
-def _setup_bank(root: Path) -> None:
-    with cs.open(str(root)) as s, s.transaction() as tx:
-        tx.insert("state", {"n": 0}, id="s")
-        for a in range(ACCOUNTS):
-            tx.insert("acct", {"bal": 100}, id=f"a{a}")
-
-
-def _check_bank(root: Path, reported: int) -> int:
-    with cs.open(str(root)) as s:
-        n = s.get("state", "s")["n"]
-        assert n >= reported, "a reported commit was lost"
-        batch = s.find("batch")
-        assert not batch or {d["n"] for d in batch} == {n}, "a transaction is half applied"
-        assert sum(d["bal"] for d in s.find("acct")) == ACCOUNTS * 100
-        hist = sorted(d["n"] for d in s.find("hist"))  # commit k inserts h_k, deletes h_(k-3)
-        assert hist == [k for k in range(1, n + 1) if not (k % 3 == 0 and k + 3 <= n)]
-        assert replayed(s) == {(t, d["id"]): d for t in s.tables() for d in s.find(t)}
-        seqs = [c.seq for c in s.changes()]
-        assert seqs == sorted(seqs)
-        return n
-
-
-def _kill_trials(root: Path, trials: int, seed: int) -> None:
-    _setup_bank(root)
-    rng = random.Random(seed)
-    reported = 0
-    for trial in range(trials):
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child is killed
-            try:
-                os.close(r)
-                _writer(str(root), w, rng.randrange(1 << 30), durable=trial % 2 == 0)
-            finally:
-                os._exit(1)
-        os.close(w)
-        deadline = time.monotonic() + 20
-        got = b""
-        while b"\n" not in got and time.monotonic() < deadline:  # it committed once at least
-            got += os.read(r, 64)
-        time.sleep(rng.uniform(0, 0.02))
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        with os.fdopen(r, "rb") as f:
-            got += f.read()
-        lines = [int(x) for x in got.split()]
-        assert lines, "the writer never committed"
-        reported = max(reported, lines[-1])
-        assert _check_bank(root, reported) >= reported
+# -- kill -9 at random points (the bank workload of tests/support/bank.py) -----------------
+def _fork_writer(url: str, seed: int, out: int) -> int:
+    """A forked writer (cheaper than a new process) whose log switches segments often, so that
+    kills land in rotations too; every other one is not durable."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child is killed
+        try:
+            jsonfiles.SEGMENT_BYTES = 8 * 1024
+            bank.write_forever(url, out, seed, durable=seed % 2 == 0)
+        finally:
+            os._exit(1)
+    return pid
 
 
 def test_kill_9_at_random_points(root):
-    _kill_trials(root, 25, seed=7)
+    bank.kill_trials(str(root), 25, seed=7, start=_fork_writer)
 
 
 @pytest.mark.slow
 def test_kill_9_at_random_points_many(root):
-    _kill_trials(root, 200, seed=11)
+    bank.kill_trials(str(root), 200, seed=11, start=_fork_writer)
