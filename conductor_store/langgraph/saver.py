@@ -43,6 +43,8 @@ from ..store import open as open_store
 from ._keys import key_id, pack, unpack
 
 CHECKPOINTS, BLOBS, WRITES = "lg_checkpoints", "lg_blobs", "lg_writes"
+#: how checkpoints and writes are looked up (and indexed): thread, namespace, checkpoint id
+KEY_FIELDS = ("thread_id", "checkpoint_ns", "checkpoint_id")
 
 
 def _thread_where(thread_id: str, ns: str | None = None, checkpoint_id: str | None = None) -> dict:
@@ -71,6 +73,12 @@ class StoreSaver(BaseCheckpointSaver[str]):
     def __init__(self, store: Store, *, serde: SerializerProtocol | None = None) -> None:
         super().__init__(serde=serde)
         self.store = store
+        for table, fields in (
+            (CHECKPOINTS, KEY_FIELDS),
+            (WRITES, KEY_FIELDS),
+            (BLOBS, KEY_FIELDS[:1]),
+        ):
+            store.ensure_index(table, fields)  # idempotent: lookups stay cheap as threads grow
 
     @classmethod
     @contextmanager
@@ -106,14 +114,10 @@ class StoreSaver(BaseCheckpointSaver[str]):
         (older than that checkpoint) and ``limit``."""
         clauses, params = [], {}
         conf = config["configurable"] if config else {}
-        for field, key in (
-            ("thread_id", "thread_id"),
-            ("checkpoint_ns", "checkpoint_ns"),
-            ("checkpoint_id", "checkpoint_id"),
-        ):
-            if conf.get(key) is not None:
+        for field in KEY_FIELDS:
+            if conf.get(field) is not None:
                 clauses.append(f"{field} = :{field}")
-                params[field] = conf[key]
+                params[field] = conf[field]
         before_id = get_checkpoint_id(before) if before else None
         if before_id:
             clauses.append("checkpoint_id < :before")

@@ -7,6 +7,13 @@ from typing import Any
 
 from ..data import CHUNK, make_doc, make_id
 
+#: every operation a workload can ask of an engine (the Store and the database references do
+#: them all; a raw-file reference only some)
+ALL_OPS = frozenset(
+    {"insert", "get", "update", "find", "count", "tx500"}
+    | {"find_eq", "count_eq", "top_asc", "top_desc"}
+)
+
 
 class Engine:
     """``n`` operations of one kind on one location. Subclasses set ``label`` and ``ops``

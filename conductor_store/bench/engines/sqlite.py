@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from ..data import EQ_PARAMS, FILTER_PARAMS, ORDER_FIELD, TOP_K
-from .base import Engine
+from .base import ALL_OPS, Engine
 
 _WHERE = "json_extract(doc, '$.status') = ? AND json_extract(doc, '$.priority') > ?"
 _EQ = "json_extract(doc, '$.status') = ?"
@@ -18,20 +18,7 @@ class SqliteEngine(Engine):
     """``(id TEXT PRIMARY KEY, doc TEXT)`` holding JSON; ``indexed``: expression indexes on
     the queried fields (what :meth:`declare_indexes` creates)."""
 
-    ops = frozenset(
-        {
-            "insert",
-            "get",
-            "update",
-            "find",
-            "count",
-            "tx500",
-            "find_eq",
-            "count_eq",
-            "top_asc",
-            "top_desc",
-        }
-    )
+    ops = ALL_OPS
     kind = "sqlite"
 
     def __init__(self, path: str, synchronous: str = "FULL", indexed: bool = False):

@@ -5,24 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..data import EQ_FILTER, EQ_PARAMS, FILTER, FILTER_PARAMS, ORDER_FIELD, TABLE, TOP_K
-from .base import Engine
+from .base import ALL_OPS, Engine
 
 
 class StoreEngine(Engine):
-    ops = frozenset(
-        {
-            "insert",
-            "get",
-            "update",
-            "find",
-            "count",
-            "tx500",
-            "find_eq",
-            "count_eq",
-            "top_asc",
-            "top_desc",
-        }
-    )
+    ops = ALL_OPS
     kind = "store"
 
     def __init__(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..data import EQ_PARAMS, FILTER_PARAMS, ORDER_FIELD, TABLE, TOP_K
-from .base import Engine
+from .base import ALL_OPS, Engine
 
 _WHERE = "status = $s AND priority > $p"
 _SDK_CALLS = {
@@ -19,20 +19,7 @@ _SDK_CALLS = {
 
 
 class SurrealEngine(Engine):
-    ops = frozenset(
-        {
-            "insert",
-            "get",
-            "update",
-            "find",
-            "count",
-            "tx500",
-            "find_eq",
-            "count_eq",
-            "top_asc",
-            "top_desc",
-        }
-    )
+    ops = ALL_OPS
     kind = "surreal"
 
     def __init__(self, url: str, namespace: str = "conductor_bench", database: str = "raw"):
