@@ -349,3 +349,35 @@ def test_durable_store_fsyncs_every_commit(tmp_path):
         )
     assert counts[True] >= 50, counts
     assert counts[False] < counts[True] / 2, counts
+
+
+def test_nearest_push_down_agrees_with_the_python_default():
+    """The engine scores (vector::similarity::cosine) the records a where selects: the same
+    records, order and scores as the Backend default over a scan, on vectors of every kind
+    (wrong length, zeros, non-numbers, missing)."""
+    import random
+
+    from conductor_store.backends.base import Backend
+    from conductor_store.query import compile_query
+
+    rng = random.Random(4)
+    with cs.open("mem://") as store:
+        with store.transaction() as tx:
+            for i in range(120):
+                v = [rng.choice([0, 1, -2, 0.5, 3]) for _ in range(rng.choice([3, 3, 3, 2]))]
+                doc = {"kind": rng.choice("ab"), "emb": {"v": v}}
+                if i % 17 == 0:
+                    doc["emb"] = {"v": ["x", 1, 2]}
+                if i % 19 == 0:
+                    doc.pop("emb")
+                tx.insert("docs", doc, id=f"d{i:03}")
+        backend = store.backend
+        for where in (None, "kind = 'a'"):
+            query = compile_query(where) if where else None
+            for probe in ([1, 0, 0], [0.5, -1, 2], [3, 3, 3]):
+                pushed = backend.nearest("docs", "emb.v", probe, 7, query)
+                default = Backend.nearest(backend, "docs", "emb.v", probe, 7, query)
+                assert [(d["id"], round(s, 9)) for d, s in pushed] == [
+                    (d["id"], round(s, 9)) for d, s in default
+                ]
+                assert len(pushed) == 7

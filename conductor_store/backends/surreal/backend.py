@@ -178,6 +178,32 @@ class SurrealBackend(Backend):
         rows = self._one(surql.count(query, surql.Params(vars)), vars, "count")
         return int(rows[0]["count"]) if rows else 0
 
+    def nearest(
+        self, table: str, field: str, vector: list[float], k: int, query: Query | None = None
+    ) -> list[tuple[dict, float]]:
+        """The engine filters and scores (``vector::similarity::cosine``) and returns only ids
+        and scores; the ``k`` best documents are then read. Same answers as the default:
+        records without a list of numbers as long as ``vector`` (or with an all-zero one) are
+        left out, ties go by id."""
+        if not any(vector) or (query is not None and surql.leaves(query.where) > surql.MAX_LEAVES):
+            return super().nearest(table, field, vector, k, query)
+        vars: dict = {"tb": table, "v": vector, "n": len(vector)}
+        f = surql.field(tuple(field.split(".")))
+        where = surql.where_clause(query, surql.Params(vars)) if query is not None else ""
+        valid = (
+            f"type::is::array({f}) AND array::len({f}) = $n "
+            f"AND array::all({f}, |$x| type::is::number($x)) AND vector::magnitude({f}) > 0"
+        )
+        where = f"{where} AND ({valid})" if where else f" WHERE {valid}"
+        sql = (
+            f"SELECT record::id(id) AS i, vector::similarity::cosine({f}, $v) AS s "
+            f"FROM type::table($tb){where}"
+        )
+        scored = sorted(((r["s"], r["i"]) for r in self._one(sql, vars, "nearest") or ()),
+                        key=lambda pair: (-pair[0], pair[1]))[:k]  # fmt: skip
+        docs = {d["id"]: d for d in self.get_many(table, [i for _, i in scored])}
+        return [(docs[i], score) for score, i in scored if i in docs]
+
     # -- store.query / store.surrealql (translation in select.py) ------------------------
     def select(self, bound: Any) -> list[dict]:
         from . import select
