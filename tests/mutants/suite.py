@@ -11,6 +11,7 @@ import itertools
 import pytest
 
 import conductor_store
+from conductor_store.backends import check_options
 from conductor_store.conformance import StoreConformance
 from conductor_store.examples.memory import MemoryBackend
 
@@ -22,10 +23,16 @@ _fresh = itertools.count()
 
 def _suite_for(name: str, cls: type) -> type:
     scheme = f"mutant-{name.lower()}"
-    conductor_store.register(scheme, lambda url, *, project, **o: cls(url, project))
+
+    def open_backend(url: str, *, project: str, **options: object) -> MemoryBackend:
+        check_options(options, (), f"the {scheme} backend")  # as the example's factory does
+        return cls(url, project)
+
+    conductor_store.register(scheme, open_backend)
 
     class Suite(StoreConformance):
         multiprocess = False
+        indexes = False  # the Backend defaults, as the example
 
         def make_url(self, tmp_path):
             return f"{scheme}://location-{next(_fresh)}"

@@ -308,7 +308,7 @@ class SurrealBackend(Backend):
         if pause is None:
             raise ConflictError(
                 "SurrealDB kept aborting this commit on conflicts with concurrent commits "
-                f"for {COMMIT_RETRY.deadline:.0f} s; nothing was written"
+                f"for {COMMIT_RETRY.deadline:g} s; nothing was written"
             ) from None
         self.engine_retries += 1
         if isinstance(why, cm.StaleSeq):

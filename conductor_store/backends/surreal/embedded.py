@@ -80,6 +80,9 @@ class Engine:
         self.queries = 0
         self.broken: str | None = None  # why the engine must be restarted before its next use
         self.restarts = 0
+        #: databases whose clean-close marker is still in place: nothing has written to them
+        #: since the engine started (verify.py removes the marker before the first write)
+        self.marked: set[tuple[str, str]] = set()
         self.db: Any = None
         try:
             self.db = SyncEmbeddedDB(url)
@@ -303,6 +306,8 @@ class EmbeddedTransport(Transport):
     def run(self, sql: str, vars: dict, *, idempotent: bool = True) -> list:
         if self._closed:
             raise StoreError("this store is closed")
+        if not idempotent:  # a write: first take away the clean-close marker (verify.py)
+            verify.before_write(self.engine, self.ns, self.db)
         return self.engine.run(self.ns, self.db, sql, vars) or []
 
     def info(self) -> dict:

@@ -39,23 +39,32 @@ log = logging.getLogger("conductor_store.surreal")
 
 def engine_started(engine: Any) -> None:
     """Check every database of an on-disk engine that just started (before anyone else can
-    use it); then remove the clean-close markers, so that a crash before the next clean close
-    means a full check next time."""
+    use it), except those its last clean close marked. The markers stay while nothing writes
+    (a store only read is left byte for byte as it was); :func:`before_write` removes one
+    before the first write, so that a crash before the next clean close means a full check."""
+    engine.marked = set()
     for ns, db in _databases(engine):
         session = _session(engine, ns, db)
-        clean = session._one(
-            f"LET $c = (SELECT VALUE at FROM ONLY {META}:clean); DELETE {META}:clean; RETURN $c;",
-            {},
-            "open",
-        )
+        clean = session._one(f"SELECT VALUE at FROM ONLY {META}:clean;", {}, "open")
         if clean is None:
             check(session, engine.url)
+        else:
+            engine.marked.add((ns, db))
+
+
+def before_write(engine: Any, ns: str, db: str) -> None:
+    """Before the first write to a marked database: remove its clean-close marker."""
+    if (ns, db) in engine.marked:
+        engine.run(ns, db, f"DELETE {META}:clean RETURN NONE;", {})
+        engine.marked.discard((ns, db))
 
 
 def engine_closing(engine: Any) -> None:
-    """Mark every database as closed cleanly: the next start skips their full check."""
+    """Mark every database written (or checked) since the start as closed cleanly: the next
+    start skips their full check. Databases still marked are left untouched."""
     for ns, db in _databases(engine):
-        engine.run(ns, db, f"UPSERT {META}:clean SET at = time::now() RETURN NONE;", {})
+        if (ns, db) not in engine.marked:
+            engine.run(ns, db, f"UPSERT {META}:clean SET at = time::now() RETURN NONE;", {})
 
 
 def check(backend: "SurrealBackend", url: str) -> None:

@@ -6,6 +6,7 @@ from conductor_store.conformance import StoreConformance
 
 class TestSqliteExample(StoreConformance):
     child_setup = ""  # children find sqlite:// through the installed entry point too
+    indexes = False  # it keeps no indexes (the Backend defaults: answers do not need them)
 
     def make_url(self, tmp_path):
         return f"sqlite://{tmp_path}/data.db"
