@@ -39,9 +39,8 @@ def render(report: dict) -> list[str]:
     similar = report["similar"]
     lines += ["", f"Error patterns like {similar['query']!r} (errors.find_similar)"]
     for m in similar["matches"]:
-        lines.append(
-            f"  {m['score']:.3f}  {m['error_type']}: {m['error_message']}  -> {m['solution']}"
-        )
+        lines.append(f"  {m['score']:.3f}  {m['error_type']}: {m['error_message']}")
+        lines.append(f"         solution: {m['solution']}")
     cp = report["checkpoint"]
     lines += [
         "",
