@@ -278,7 +278,8 @@ def test_demo_text_summary_names_claims_patterns_and_stats(tmp_path):
     out = result.stdout
     assert out.startswith(f"Store: json at {tmp_path}/data (project demo)")
     assert "T1       claude-1        1  failed" in out
-    assert "ConnectionError: Connection refused" in out and "solution: start the database first" in out
+    assert "ConnectionError: Connection refused" in out
+    assert "solution: start the database first" in out
     for block in ("Workflow State", "Tasks", "Audit Trail", "Budget"):
         assert f"\n{block}\n" in out
     assert "completed phases 5/5" in out and "success rate 75.0%" in out
