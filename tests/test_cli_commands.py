@@ -310,14 +310,7 @@ def test_query_binds_parameters_and_refuses_writes(url):
         assert store.count("tasks") == 3
 
 
-# -- records commands (need the records helper's work) ---------------------------------------
-@pytest.mark.parametrize("args", [["stats"], ["init-schema"]])
-def test_records_commands_say_when_this_build_lacks_them(url, args):
-    result = run(*args, "--url", url, "--project", "p")
-    assert result.exit_code == 3
-    one_line_error(result, "not available in this build")
-
-
+# -- db-cli (stats and init-schema: tests/test_cli_records.py) ------------------------------
 def test_db_cli_query_takes_the_project_with_p(url):
     result = CliRunner().invoke(
         dbcli,
@@ -325,12 +318,6 @@ def test_db_cli_query_takes_the_project_with_p(url):
         catch_exceptions=False,
     )
     assert result.exit_code == 0 and "3" in result.stdout
-
-
-@pytest.mark.parametrize("args", [["stats", "-p", "p"], ["init-schema", "-p", "p"]])
-def test_db_cli_forwards_the_seed_commands(url, args):
-    result = CliRunner().invoke(dbcli, [*args, "--url", url], catch_exceptions=False)
-    assert result.exit_code == 3 and "not available in this build" in result.stderr
 
 
 def test_db_cli_status_and_migrate(url, tmp_path):

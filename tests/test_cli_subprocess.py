@@ -76,27 +76,41 @@ def test_export_import_and_migrate_in_real_processes(url, tmp_path):
 
 def test_demo_in_a_real_process_refuses_foreign_data(url):
     assert_one_line_error(cli("demo", "--url", url, "--project", "p"), "did not write")
-    demo = json.loads(cli("demo", "--url", url, "--json").stdout)
-    assert demo["info"]["project"] == "demo"
+    from tests.test_cli_records import check_demo
+
+    for target in (url, url, "mem://", "mem://"):  # twice in a row on each
+        proc = cli("demo", "--url", target, "--json")
+        assert proc.returncode == 0, proc.stderr
+        demo = json.loads(proc.stdout)
+        assert demo["info"]["project"] == "demo"
+        check_demo(demo)
 
 
-def test_missing_features_and_db_cli_script(url, tmp_path):
-    for args in (["stats"], ["init-schema"]):
-        proc = cli(*args, "--url", url, "--project", "p")
-        assert proc.returncode == 3
-        assert_one_line_error(proc, "not available in this build")
+def test_stats_init_schema_and_db_cli_script_in_real_processes(url, tmp_path):
+    from tests.test_cli_records import build_records, check_stats, spec
+
+    build_records(url, project="r")
+    stats = cli("stats", "--url", url, "--project", "r", "--json")
+    assert stats.returncode == 0, stats.stderr
+    check_stats(json.loads(stats.stdout))
+    schema = cli("init-schema", "--url", url, "--project", "r", "--json")
+    assert schema.returncode == 0, schema.stderr
+    report = json.loads(schema.stdout)
+    with cs.open(url, project="r") as store:
+        assert report["new"] == report["indexes"] == [spec(s) for s in store.indexes()]
     status = cli("status", "--url", url, script="scripts/db-cli.py")
     assert status.returncode == 0 and "reachable" in status.stdout
     counted = cli("query", "-p", "p", "SELECT COUNT(*) AS n FROM tasks", "--url", url,
                   script="scripts/db-cli.py")  # fmt: skip
     assert counted.returncode == 0, counted.stderr
-    assert json.loads(counted.stdout)[0]["n"] >= 1
-    for args in (
-        ["stats", "-p", "p"],
-        ["init-schema", "-p", "p"],
-    ):
-        proc = cli(*args, "--url", url, script="scripts/db-cli.py")
-        assert proc.returncode == 3 and "not available" in proc.stderr
+    assert json.loads(counted.stdout)[0]["n"] == 5
+    seed_stats = cli("stats", "-p", "r", "--url", url, script="scripts/db-cli.py")
+    assert seed_stats.returncode == 0, seed_stats.stderr
+    assert "phase 3, completed phases 2/5, iterations 2, mode afk" in seed_stats.stdout
+    assert "success rate 40.0%" in seed_stats.stdout
+    again = cli("init-schema", "-p", "r", "--url", url, script="scripts/db-cli.py")
+    assert again.returncode == 0, again.stderr
+    assert ", 0 new; the backend keeps " in again.stdout.splitlines()[0]
 
 
 def test_errors_are_one_line_in_a_real_process(url, tmp_path):

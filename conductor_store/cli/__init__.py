@@ -85,9 +85,10 @@ class LazyGroup(SafeGroup):
 
 def _message(exc: Exception, argv: list) -> str:
     from ..errors import StoreError
+    from ..messages import describe
     from . import output
 
-    text = output.describe(exc)
+    text = describe(exc)
     if not isinstance(exc, (StoreError, ValueError, OSError)):
         text = f"internal error ({type(exc).__name__}): {text}"
     return output.scrub(text, argv)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..messages import describe
 from . import output
 from .output import json_option, open_store, url_option
 
@@ -106,7 +107,7 @@ def status(url: str | None, project: str, as_json: bool) -> None:
                 info = store.info()
             report.update(reachable=True, backend=info.get("backend"))
     except Exception as exc:  # noqa: BLE001 - the reason is the report
-        report["reason"] = output.scrub(output.describe(exc), [configured])
+        report["reason"] = output.scrub(describe(exc), [configured])
     report["versions"] = _versions(info, configured if report["reachable"] else "")
     report["environment"] = environment()
     report["details"] = {k: v for k, v in info.items() if k not in ("backend", "url", "project")}
@@ -201,7 +202,7 @@ def _inspect_json(root: str, name: str) -> dict:
         with open_store("json://" + root, name) as store:
             rep["indexes"] = [list(map(str, i)) for i in store.backend.indexes()]
     except Exception as exc:  # noqa: BLE001 - shown as a finding
-        rep["findings"].append({"kind": "unreadable", "message": output.describe(exc)})
+        rep["findings"].append({"kind": "unreadable", "message": describe(exc)})
     return rep
 
 

@@ -22,8 +22,8 @@ URL_HELP = (
     "Store URL: json:///path, a plain path, mem://NAME, surrealkv:///path, ws://host:port "
     "(default: $CONDUCTOR_STORE_URL, else JSON files in the user data directory)."
 )
-#: exit codes: 1 an error, 3 a feature missing from this build, 130 interrupted (Ctrl-C)
-EXIT_ERROR, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 1, 3, 130
+#: exit codes: 1 an error, 130 interrupted (Ctrl-C); click's usage errors are 2
+EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
 
 # -- options ------------------------------------------------------------------------------
@@ -83,19 +83,6 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     """Print one line on stderr and exit with ``code``."""
     click.echo(f"error: {message}", err=True)
     raise SystemExit(code)
-
-
-def unavailable(what: str) -> NoReturn:
-    fail(f"{what} is not available in this build", EXIT_UNAVAILABLE)
-
-
-def describe(exc: BaseException) -> str:
-    """One line naming the cause: the message, or the type when there is none."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    path = getattr(exc, "path", None)
-    if path and str(path) not in text:
-        text += f" ({path})"
-    return text
 
 
 # -- units --------------------------------------------------------------------------------

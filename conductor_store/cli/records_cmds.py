@@ -1,14 +1,14 @@
 """The orchestrator records: ``stats`` and ``init-schema``.
 
-Both run on the records layer (``conductor_store.records`` and the repositories a Store
-exposes: ``store.workflow``, ``store.tasks``, ``store.audit``, ``store.budget``); in a build
-without it they say so in one line and exit 3.
+``stats`` reads one project through its repositories (``store.workflow.get_summary()``,
+``store.tasks.get_progress()``, ``store.audit.get_statistics()``,
+``store.budget.get_summary()``) and shows them as the seed's ``db-cli stats`` does, with the
+audit figures per agent and per model. ``init-schema`` declares the indexes of
+``conductor_store.records.schema`` (``ensure_schema``) and says which are new.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 from typing import Any
 
 import click
@@ -16,37 +16,16 @@ import click
 from . import output
 from .output import json_option, open_store, project_option, url_option
 
-REPOSITORIES = {
-    "workflow": "get_summary",
-    "tasks": "get_progress",
-    "audit": "get_statistics",
-    "budget": "get_summary",
-}
-
-
-def plain(value: Any) -> Any:
-    """Dataclasses, named tuples and objects with ``as_dict`` as plain JSON values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return plain(dataclasses.asdict(value))
-    for name in ("as_dict", "_asdict", "model_dump", "dict"):
-        method = getattr(value, name, None)
-        if callable(method) and not isinstance(value, dict):
-            return plain(method())
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
-
 
 def collect(store: Any) -> dict:
-    out = {}
-    for repo, method in REPOSITORIES.items():
-        fn = getattr(getattr(store, repo, None), method, None)
-        if fn is None:
-            output.unavailable(f"stats (store.{repo}.{method})")
-        out[repo] = plain(fn())
-    return out
+    """The figures ``stats`` shows, as plain JSON values."""
+    return {
+        "project": store.project,
+        "workflow": store.workflow.get_summary(),
+        "tasks": store.tasks.get_progress(),
+        "audit": store.audit.get_statistics().to_dict(),
+        "budget": store.budget.get_summary(),
+    }
 
 
 @click.command()
@@ -60,47 +39,109 @@ def stats(url: str | None, project: str, as_json: bool) -> None:
     if as_json:
         click.echo(output.dumps(report))
         return
-    render(report)
+    click.echo("\n".join(render(report)))
 
 
-def render(r: dict) -> None:
-    w, t, a, b = r["workflow"], r["tasks"], r["audit"], r["budget"]
-    click.echo("Workflow State")
+def money(value: float | None) -> str:
+    return f"${value or 0:,.4f}"
+
+
+def percent(value: float | None) -> str:
+    return f"{(value or 0) * 100:.1f}%"
+
+
+def render(report: dict) -> list[str]:
+    """The text of ``stats``: four blocks, as the seed's."""
+    lines = [f"Project {report['project']}", "", "Workflow State"]
+    lines += _workflow(report["workflow"])
+    lines += ["", "Tasks"] + _tasks(report["tasks"])
+    lines += ["", "Audit Trail"] + _audit(report["audit"])
+    lines += ["", "Budget"] + _budget(report["budget"])
+    return lines
+
+
+def _workflow(w: dict) -> list[str]:
     if w.get("status") == "not_initialized":
-        click.echo("  not initialized")
-    else:
-        done = w.get("completed_phases")
-        done = len(done) if isinstance(done, list) else done
-        click.echo(
-            f"  phase {w.get('current_phase')}, completed {done}/{w.get('total_phases', 5)}"
-            f", iterations {w.get('iteration_count')}, mode {w.get('execution_mode')}"
-        )
-    click.echo("Tasks")
-    rate = t.get("completion_rate") or 0
-    click.echo(
-        f"  total {t.get('total')}, completed {t.get('completed')}, pending "
-        f"{t.get('pending')}, failed {t.get('failed')}, completion {rate:.0%}"
-    )
-    click.echo("Audit Trail")
-    click.echo(
-        f"  invocations {a.get('total')}, success rate {a.get('success_rate') or 0:.0%}, "
-        f"total duration {output.duration(a.get('total_duration_seconds'))}"
-    )
-    _by("agent", a.get("by_agent"))
-    click.echo("Budget")
-    click.echo(
-        f"  total cost ${b.get('total_cost_usd') or 0:.4f}, tokens "
-        f"{b.get('total_tokens_input') or 0} in / {b.get('total_tokens_output') or 0} out"
-    )
-    _by("agent", b.get("by_agent"))
-    _by("model", b.get("by_model"))  # fmt: skip
+        return ["  not initialized"]
+    usage = w.get("token_usage") or {}
+    return [
+        f"  phase {w['current_phase']}, completed phases {w['completed_phases']}/"
+        f"{w['total_phases']}, iterations {w['iteration_count']}, mode {w['execution_mode']}",
+        f"  tokens {usage.get('tokens_input', 0):,} in / {usage.get('tokens_output', 0):,} out, "
+        f"cost {money(usage.get('cost_usd'))}, git commits {w.get('total_commits', 0)}",
+    ]
 
 
-def _by(what: str, groups: Any) -> None:
-    if isinstance(groups, dict) and groups:
-        rows = [{what: k, **(v if isinstance(v, dict) else {"value": v})}
-                for k, v in groups.items()]  # fmt: skip
-        click.echo("  " + output.table(rows).replace("\n", "\n  "))
+def _tasks(t: dict) -> list[str]:
+    return [
+        f"  total {t['total']}, completed {t['completed']}, pending {t['pending']}, "
+        f"in progress {t['in_progress']}, failed {t['failed']}, "
+        f"completion rate {percent(t['completion_rate'])}"
+    ]
+
+
+def _audit(a: dict) -> list[str]:
+    lines = [
+        f"  invocations {a['total']} finished ({a['pending_count']} pending), success rate "
+        f"{percent(a['success_rate'])}, total duration "
+        f"{output.duration(a['total_duration_seconds'])}, total cost {money(a['total_cost_usd'])}"
+    ]
+    for what in ("agent", "model"):
+        groups = a.get(f"by_{what}") or {}
+        if groups:
+            rows = [_group_row(what, name, g) for name, g in groups.items()]
+            lines += ["  " + line for line in output.table(rows).splitlines()]
+    return lines
+
+
+def _group_row(what: str, name: str, g: dict) -> dict:
+    return {
+        what: name,
+        "runs": g["total"],
+        "success": g["success_count"],
+        "failed": g["failed_count"],
+        "timeout": g["timeout_count"],
+        "pending": g["pending_count"],
+        "rate": percent(g["success_rate"]),
+        "cost": money(g["total_cost_usd"]),
+        "duration": output.duration(g["total_duration_seconds"]),
+        "avg duration": output.duration(g["avg_duration_seconds"]),
+    }
+
+
+def _budget(b: dict) -> list[str]:
+    lines = [
+        f"  total cost {money(b['total_cost_usd'])} in {b['record_count']} records, tokens "
+        f"{b['total_tokens_input']:,} in / {b['total_tokens_output']:,} out"
+    ]
+    for what in ("agent", "model"):
+        groups = b.get(f"by_{what}") or {}
+        if groups:
+            rows = [{what: name, "cost": money(cost)} for name, cost in groups.items()]
+            lines += ["  " + line for line in output.table(rows).splitlines()]
+    return lines
+
+
+# -- init-schema --------------------------------------------------------------------------
+def spec_dict(spec: Any) -> dict:
+    return {"table": spec.table, "fields": list(spec.fields), "unique": spec.unique}
+
+
+def declare_schema(store: Any) -> dict:
+    """Declare the records' indexes on ``store``; what was declared, what is new, what the
+    backend keeps (a backend without indexes keeps none: answers are the same, only slower)."""
+    from ..records import ensure_schema
+
+    before = set(store.indexes())
+    declared = ensure_schema(store)
+    kept = store.indexes()
+    return {
+        "project": store.project,
+        "backend": store.backend.name,
+        "declared": [spec_dict(s) for s in declared],
+        "new": [spec_dict(s) for s in kept if s not in before],
+        "indexes": [spec_dict(s) for s in kept],
+    }
 
 
 @click.command(name="init-schema")
@@ -108,20 +149,23 @@ def _by(what: str, groups: Any) -> None:
 @project_option
 @json_option
 def init_schema(url: str | None, project: str, as_json: bool) -> None:
-    """Declare the orchestrator records' indexes and settings (safe to run twice)."""
-    try:
-        records = importlib.import_module("conductor_store.records")
-    except ImportError:
-        records = None
-    ensure = getattr(records, "ensure_schema", None)
-    if ensure is None:
-        output.unavailable("init-schema (conductor_store.records.ensure_schema)")
+    """Declare the orchestrator records' indexes (safe to run twice: nothing new then)."""
     with open_store(url, project) as store:
-        result = plain(ensure(store))
-        indexes = [list(map(str, i)) for i in store.backend.indexes()]
+        report = declare_schema(store)
     if as_json:
-        click.echo(output.dumps({"project": project, "result": result, "indexes": indexes}))
+        click.echo(output.dumps(report))
         return
-    click.echo(f"schema ready in project {project!r}: {len(indexes)} indexes")
-    for index in indexes:
-        click.echo(f"  {' '.join(index)}")
+    new = {(s["table"], tuple(s["fields"])) for s in report["new"]}
+    kept = {(s["table"], tuple(s["fields"])) for s in report["indexes"]}
+    click.echo(
+        f"project {report['project']!r} ({report['backend']}): {len(report['declared'])} "
+        f"indexes declared, {len(report['new'])} new; the backend keeps {len(report['indexes'])}"
+    )
+    rows = []
+    for s in report["declared"]:
+        key = (s["table"], tuple(s["fields"]))
+        state = "new" if key in new else "kept" if key in kept else "not kept by this backend"
+        fields = ", ".join(s["fields"])
+        unique = "unique" if s["unique"] else ""
+        rows.append({"table": s["table"], "fields": fields, "kind": unique, "state": state})
+    click.echo(output.table(rows))

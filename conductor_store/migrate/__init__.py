@@ -27,6 +27,7 @@ import time
 from typing import Any, Callable
 
 from ..errors import StoreError
+from ..messages import describe
 from ..portable import last_seq
 from ..urls import redact_url, split_scheme
 from . import core
@@ -203,8 +204,6 @@ def _warn_if_moved(source: Any, state: RunState, report: dict) -> None:
 
 
 def _undo(target: Any, state: RunState, exc: BaseException) -> None:
-    from ..cli.output import describe
-
     done = state.done
     try:
         undone = core.rollback(target, state)
@@ -240,8 +239,6 @@ def migrate_all(projects_dir: str, target_url: str, **options: Any) -> list[dict
     """Every project under ``projects_dir``: Conductor project directories (holding
     ``.workflow``) and conductor-store JSON projects (holding ``.meta``). A project that fails
     is reported (``error``) and the others still run."""
-    from ..cli.output import describe
-
     if not os.path.isdir(projects_dir):
         raise MigrationError(f"{projects_dir} is not a directory")
     reports = []
