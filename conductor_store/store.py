@@ -193,8 +193,8 @@ class Store(_Reader):
         fresh data whenever the commit raises ``ConflictError``.
 
         By default it keeps trying for up to 10 s with capped, jittered back-off
-        (:data:`~conductor_store.retry.ATOMIC_POLICY`); ``policy`` sets another :class:`RetryPolicy`, and
-        ``retries=n`` allows at most ``n`` retries. When they run out, the ``ConflictError``
+        (:data:`~conductor_store.retry.ATOMIC_POLICY`); ``policy`` sets another
+        :class:`RetryPolicy`, and ``retries=n`` allows at most ``n`` retries. When they run out, the ``ConflictError``
         raised says how many attempts were made in how long."""
         attempts = Attempts(policy, retries)
         while True:

@@ -89,8 +89,10 @@ class MemoryBackend(Backend):
         body.pop("id", None)
         body.pop("_version", None)
         rows[w.id] = {**copy_json(body), "id": w.id, "_version": seq}  # the commit's number
-        op = "update" if current else "insert"
-        return Change(seq, w.table, w.id, op, copy_json(rows[w.id]), now)
+        doc = copy_json(rows[w.id])
+        if current:
+            return Change(seq, w.table, w.id, "update", doc, now)
+        return Change(seq, w.table, w.id, "insert", doc, now)
 
     # -- the change log: copies, in commit order
     def changes(self, since=0, tables=None, limit=None):
