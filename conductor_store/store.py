@@ -194,8 +194,8 @@ class Store(_Reader):
 
         By default it keeps trying for up to 10 s with capped, jittered back-off
         (:data:`~conductor_store.retry.ATOMIC_POLICY`); ``policy`` sets another
-        :class:`RetryPolicy`, and ``retries=n`` allows at most ``n`` retries. When they run out, the ``ConflictError``
-        raised says how many attempts were made in how long."""
+        :class:`RetryPolicy`, and ``retries=n`` allows at most ``n`` retries. When they run
+        out, the ``ConflictError`` raised says how many attempts were made in how long."""
         attempts = Attempts(policy, retries)
         while True:
             with self._retry_turn if attempts.queued else contextlib.nullcontext():
