@@ -60,8 +60,10 @@ def run(url: str, thread: str, phase: str) -> dict:
             result = build(saver).invoke({"steps": []}, config)
         elif phase == "resume":
             result = build(saver).invoke(Command(resume="yes"), config)
-        elif phase == "crash":
-            result = build(saver, crash=True, review=False).invoke({"steps": []}, config)
+        elif phase == "crash":  # durability="sync": each step's checkpoint is stored before
+            # the next step starts ("async", LangGraph's default, may still be writing it)
+            graph = build(saver, crash=True, review=False)
+            result = graph.invoke({"steps": []}, config, durability="sync")
         else:
             result = build(saver, review=False).invoke(None, config)
         graph = build(saver, review=phase in ("start", "resume"))
