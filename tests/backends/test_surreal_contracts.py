@@ -6,36 +6,10 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import pytest
 
 import conductor_store as cs
-from tests.support import LoopbackServer
-
-PASSWORD = "Contracts-Pw_51c2e"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with LoopbackServer(password=PASSWORD) as srv:
-        yield srv
-
-
-@pytest.fixture(params=["mem", "kv", "ws"])
-def url(request, tmp_path):
-    if request.param == "mem":
-        return f"mem://contracts-{uuid.uuid4().hex[:8]}"
-    if request.param == "kv":
-        return f"surrealkv://{tmp_path}/data"
-    srv = request.getfixturevalue("server")
-    return f"ws://root:{PASSWORD}@127.0.0.1:{srv.port}/?namespace=c{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def store(url):
-    with cs.open(url) as s:
-        yield s
 
 
 def test_version_is_the_seq_of_the_commit_that_last_wrote_it(store):

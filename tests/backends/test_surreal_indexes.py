@@ -2,39 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 import conductor_store as cs
 from conductor_store import IndexSpec
 from conductor_store.backends.surreal import surql
 from conductor_store.query import compile_query
-from tests.support import LoopbackServer
-
-PASSWORD = "Indexes-Pw_93d1b"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with LoopbackServer(password=PASSWORD) as srv:
-        yield srv
-
-
-@pytest.fixture(params=["mem", "kv", "ws"])
-def url(request, tmp_path):
-    if request.param == "mem":
-        return f"mem://ix-{uuid.uuid4().hex[:8]}"
-    if request.param == "kv":
-        return f"surrealkv://{tmp_path}/data"
-    srv = request.getfixturevalue("server")
-    return f"ws://root:{PASSWORD}@127.0.0.1:{srv.port}/?namespace=i{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def store(url):
-    with cs.open(url) as s:
-        yield s
 
 
 def _fill(store, n=60):
