@@ -107,11 +107,8 @@ def _other_process_commits(url: str) -> bool:
 
 def _unique_indexes(url: str) -> bool:
     with open_store(url) as store:
-        ensure = getattr(store, "ensure_index", None)
-        if ensure is None:
-            return False
         try:
-            ensure("probe", ["v"], unique=True)
+            store.ensure_index("probe", ["v"], unique=True)
         except StoreError:
             return False
         return True
@@ -127,19 +124,21 @@ PROBES: dict[str, Callable[[str], bool]] = {
 
 def capability_flags(template: str, declared: list[str] | tuple[str, ...] = ()) -> dict[str, bool]:
     """Every flag's value for the URL: probed, then overridden by ``declared`` names."""
+    known = sorted({*DECLARED, *PROBES})
+    overrides: dict[str, bool] = {}
+    for name in declared:  # checked before the (slower) probes run
+        flag = name.removeprefix("no-").replace("-", "_")
+        if flag not in known:
+            raise ValidationError(
+                f"unknown capability {name!r}; known: {', '.join(known)} (or no-NAME)"
+            )
+        overrides[flag] = not name.startswith("no-")
     flags = dict.fromkeys(DECLARED, False)
     for name, probe in PROBES.items():
-        with _Location(template) as url:
-            flags[name] = probe(url)
-    for name in declared:
-        value = not name.startswith("no-")
-        flag = name.removeprefix("no-").replace("-", "_")
-        if flag not in flags:
-            raise ValidationError(
-                f"unknown capability {name!r}; known: {', '.join(sorted(flags))} (or no-NAME)"
-            )
-        flags[flag] = value
-    return flags
+        if name not in overrides:
+            with _Location(template) as url:
+                flags[name] = probe(url)
+    return {**flags, **overrides}
 
 
 # -- running and reporting -------------------------------------------------------------------
