@@ -269,7 +269,7 @@ class Store(_Reader):
 
     # -- watching and change-log retention (conductor_store/watch.py, retention.py) ------
     _retention: Any = None  # a retention.Retention; None: the default (7 days)
-    _pruner: Any = None
+    _on_commit: Any = None  # (this location's watch signal, the Pruner): made on first commit
 
     def watch(
         self,
@@ -326,15 +326,19 @@ class Store(_Reader):
         """After each commit: wake this process's watchers, prune now and then."""
         if seq is None:
             return
-        from .retention import Pruner
-        from .watch import notify_commit
+        signal, pruner = self._on_commit or self._make_commit_hooks()
+        signal.notify()
+        pruner.committed(self._backend, self.retention)
 
-        notify_commit(self._backend)
-        if self._pruner is None:
-            with self._close_lock:
-                if self._pruner is None:
-                    self._pruner = Pruner()
-        self._pruner.committed(self._backend, self.retention)
+    def _make_commit_hooks(self) -> tuple:
+        """Looked up once per Store, not on every commit (a commit's hot path)."""
+        from .retention import Pruner
+        from .watch import signal_for
+
+        with self._close_lock:
+            if self._on_commit is None:
+                self._on_commit = (signal_for(self._backend), Pruner())
+            return self._on_commit
 
     # -- records (conductor_store.records): repositories and similarity search -------------
     @cached_property

@@ -69,7 +69,8 @@ _signals: dict[tuple, _Signal] = {}
 _signals_lock = threading.Lock()
 
 
-def _signal_for(backend: Backend) -> _Signal:
+def signal_for(backend: Backend) -> _Signal:
+    """The commit signal of ``backend``'s location in this process (one per location)."""
     key = (type(backend).__module__, type(backend).__qualname__, backend.url)
     with _signals_lock:
         signal = _signals.get(key)
@@ -82,7 +83,7 @@ def notify_commit(backend: Backend) -> None:
     """Wake this process's watchers of ``backend``'s location (called by the Store after
     each commit; also used to wake a watcher being closed). A false alarm for watchers of
     another project at the same location costs them one read."""
-    _signal_for(backend).notify()
+    signal_for(backend).notify()
 
 
 def _peek(backend: Backend, after_seq: int) -> bool:
@@ -98,7 +99,7 @@ def poll_for_commit(
     """The default of ``Backend.wait_for_commit``: True when a commit numbered above
     ``after_seq`` is visible or this process signalled one, False after ``timeout`` seconds
     (or as soon as ``stop()`` says so, checked before each poll)."""
-    signal = _signal_for(backend)
+    signal = signal_for(backend)
     deadline = time.monotonic() + timeout
     pause = MIN_POLL
     with signal.cond:
