@@ -10,7 +10,9 @@
    failure here (say ``KeyboardInterrupt``) finishes the commit from its log line first;
 6. **publish** -- into this process's cache; other processes see the done line.
 
-A commit that changes nothing takes no number and writes nothing. The Store has validated
+Commits that threads of this process make at the same time go through these phases together,
+as one batch under one number (:mod:`.group`); each member is verified on its own. A commit
+that changes nothing takes no number and writes nothing. The Store has validated
 tables, ids, write kinds and documents before they get here (see ``backends/base.py``).
 """
 
@@ -19,13 +21,14 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Optional
 
 from ...errors import CommitUnknownError, ConflictError, CorruptRecordError, NotFoundError
 from ...validation import copy_json
 from .. import jsonfiles as _pkg  # its tunables (tests and users set them there)
 from ..base import Change, CommitResult, Write
 from .files import datasync, encode, storage_error, write_all
+from .group import CommitQueue, Request
 from .log import commit_line
 
 _NOTHING = "nothing of this commit was written"
@@ -129,6 +132,7 @@ class Committer:
     _pend_memo: Any
     _mu: Any
     _tables: dict
+    _queue: Optional[CommitQueue] = None  # this process's group-commit queue (:mod:`.group`)
     _check_fork: Callable[[], None]
     _lock: Callable[[], None]
     _unlock: Callable[[], None]
@@ -153,44 +157,86 @@ class Committer:
             if checks:  # nothing to write: verify the versions on one consistent snapshot
                 verify(self._read(self._read_keys_once, list(checks)), checks)
             return CommitResult(None, [])
+        queue = self._queue
+        if queue is None or queue.pid != os.getpid():
+            queue = self._queue = CommitQueue()
+        return queue.submit(Request(writes, checks), self._commit_batch)
+
+    def _commit_batch(self, batch: list[Request]) -> None:
+        """Commit a batch of requests (:mod:`.group`) as one: each gets its result or error."""
         self._lock()
         try:
-            return self._commit_locked(writes, checks)
+            self._commit_locked(batch)
         finally:
             self._unlock()
 
-    def _commit_locked(self, writes: list[Write], checks: dict) -> CommitResult:
+    def _commit_locked(self, batch: list[Request]) -> None:
         try:
-            st = self._prepare(writes, checks)
+            st, taken = self._prepare(batch)
         except OSError as exc:
             raise storage_error("commit to", self._dir, exc, _NOTHING) from exc
-        if not st.final:
-            return CommitResult(None, st.changes)
-        line = commit_line(st.seq, st.time, st.parts)
-        try:
-            self._append_commit(st.fd, line, st.at[1])  # the commit point
-        except OSError as exc:
-            raise storage_error("commit to", self._dir, exc, _NOTHING) from exc
-        keys = self._apply_files(st)
-        self._publish(st, keys, st.at[1] + len(line) + len(b'{"done":%d}\n' % st.seq))
-        return CommitResult(st.seq, st.changes)
+        seq = None
+        if st.final:
+            line = commit_line(st.seq, st.time, st.parts)
+            try:
+                self._append_commit(st.fd, line, st.at[1])  # the commit point
+            except OSError as exc:
+                raise storage_error("commit to", self._dir, exc, _NOTHING) from exc
+            keys = self._apply_files(st)
+            self._publish(st, keys, st.at[1] + len(line) + len(b'{"done":%d}\n' % st.seq))
+            seq = st.seq
+        for req, (a, b) in taken.items():
+            changes = st.changes[a:b]
+            wrote = any(ch is not None for ch in changes)
+            req.result = CommitResult(seq if wrote else None, changes)
 
-    def _prepare(self, writes: list[Write], checks: dict) -> Staged:
-        """The read, verify and stage phases (nothing is written but a segment switch)."""
+    def _prepare(self, batch: list[Request]) -> tuple[Staged, dict]:
+        """The read, verify and stage phases (nothing is written but a segment switch).
+        Returns the staged commit and {request taken: its slice of ``st.changes``}; a request
+        that fails its checks gets its error and is left out."""
         with self._mu:
             self._recover_locked()
-            current, sizes = self._read_current(writes, checks)
-            if checks:
-                verify(current, checks)
-            verify_writes(writes, current)
-            st = self._stage(writes, current, sizes)
-            if st.final:
-                self._check_unique(st.final, st.live)
+            writes = [w for req in batch for w in req.writes]
+            checked = {key: None for req in batch for key in req.checks}
+            current, sizes = self._read_current(writes, checked)
+            st = Staged(
+                self._last_seq + 1, time.time(), live=dict(current), sizes=sizes, before=current
+            )
+            taken = {}
+            for req in batch:
+                span = self._stage_request(st, req, current)
+                if span is not None:
+                    taken[req] = span
+            tables = self._tables
+            st.cached = {
+                key for key in st.final if (t := tables.get(key[0])) is not None and t.holds(key[1])
+            }
             if st.final and self._off >= _pkg.SEGMENT_BYTES:
                 self._rotate(st.seq)
                 self._sync_later(st.seq)  # the record files so far: synced off the commit path
             st.fd, st.at = self._fd, (self._seg_first, self._off)
-        return st
+        return st, taken
+
+    def _stage_request(self, st: Staged, req: Request, current: dict) -> Optional[tuple]:
+        """Verify one request against ``current`` (no earlier member of the batch writes its
+        records) and stage it; on a failed check, set its error and stage nothing."""
+        a, parts = len(st.changes), len(st.parts)
+        try:
+            if req.checks:
+                verify(current, req.checks)
+            verify_writes(req.writes, current)
+            for w in req.writes:
+                _stage_write(st, w)
+            if any(key in st.final for key in req.keys):
+                self._check_unique(st.final, st.live)
+        except (ConflictError, NotFoundError, CorruptRecordError) as exc:
+            for key in req.keys:
+                st.live[key] = current[key]
+                st.final.pop(key, None)
+            del st.changes[a:], st.parts[parts:]
+            req.error = exc
+            return None
+        return a, len(st.changes)
 
     def _read_current(self, writes: list[Write], checks: dict) -> tuple[dict, dict]:
         """The current state of every record involved, from the files (hand edits included):
@@ -218,18 +264,6 @@ class Committer:
             current[key] = value
             sizes[key] = None if skey is None else skey[1]
         return current, sizes
-
-    def _stage(self, writes: list[Write], current: dict, sizes: dict) -> Staged:
-        st = Staged(
-            self._last_seq + 1, time.time(), live=dict(current), sizes=sizes, before=current
-        )
-        for w in writes:
-            _stage_write(st, w)
-        tables = self._tables
-        st.cached = {
-            key for key in st.final if (t := tables.get(key[0])) is not None and t.holds(key[1])
-        }
-        return st
 
     def _apply_files(self, st: Staged) -> dict:
         """The apply phase: the record files, then the done line; returns their stat keys.
