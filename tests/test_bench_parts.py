@@ -89,9 +89,11 @@ def test_storage_counts_every_file_of_the_log_whatever_its_name(tmp_path):
         live = sum(f.stat().st_size for f in table.iterdir())
         assert s.live_bytes == live and s.log_files == len(os.listdir(log_dir))
         (log_dir / "00000000000000000001.jsonl.zst").write_bytes(b"z" * 1234)  # a closed segment
+        (log_dir / "old").mkdir()
+        (log_dir / "old" / "2.gz").write_bytes(b"g" * 100)
         total, live2, log, files = disk_usage(eng) or (0, 0, 0, 0)
-        assert (live2, log, files) == (live, s.log_bytes + 1234, s.log_files + 1)
-        assert total == s.disk_bytes + 1234
+        assert (live2, log, files) == (live, s.log_bytes + 1334, s.log_files + 2)
+        assert total == s.disk_bytes + 1334
     finally:
         eng.close()
 

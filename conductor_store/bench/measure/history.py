@@ -145,7 +145,8 @@ def percentile(ordered: list[float], q: float) -> float:
 
 def disk_usage(eng: StoreEngine) -> tuple[int, int, int, int] | None:
     """Sizes in bytes of a JSON store's project: (every file, the record files -- those in
-    its table folders --, the files in ``.meta/log`` whatever their names, how many of those);
+    its table folders --, the files in ``.meta/log`` and below it whatever their names, how
+    many of those);
     None for a backend that is not JSON files."""
     scheme, path = split_scheme(eng.url)
     if scheme != "json":
@@ -157,7 +158,7 @@ def disk_usage(eng: StoreEngine) -> tuple[int, int, int, int] | None:
         sizes = [os.path.getsize(os.path.join(folder, n)) for n in names]
         total += sum(sizes)
         top = os.path.relpath(folder, root).split(os.sep)[0]
-        if folder == log_dir:
+        if folder == log_dir or folder.startswith(log_dir + os.sep):
             log, files = log + sum(sizes), files + len(sizes)
         elif top != "." and not top.startswith("."):
             live += sum(sizes)
