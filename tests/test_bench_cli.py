@@ -12,19 +12,39 @@ from conductor_store.bench.docs import replace_blocks
 from conductor_store.cli import main
 
 OPS = {"get", "find", "count", "update", "insert", "tx500"}
-QUERIES = {"find_eq", "count_eq", "top_asc", "top_desc"}
+QUERIES = {"find_eq", "count_eq", "find_few", "top_asc", "top_desc"}
 STATUSES = {"reached", "NOT reached", "not measured", "not checked"}
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    """One quick run on one JSON URL: (url, result, report)."""
+def run_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("bench-dir")
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory, run_dir):
+    """One quick run on one JSON URL, its temporary stores in ``run_dir``: (url, result,
+    report)."""
     url = f"json://{tmp_path_factory.mktemp('bench')}/store"
-    result = CliRunner().invoke(
-        main, ["bench", "--quick", "--json", "--records", "50", "--url", url]
-    )
+    args = ["bench", "--quick", "--json", "--records", "50", "--url", url, "--dir", str(run_dir)]
+    result = CliRunner().invoke(main, args)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return url, result, json.loads(result.stdout)  # --json: nothing but the report on stdout
+
+
+def test_dir_holds_the_run_and_is_left_as_it_was(quick, run_dir):
+    _, _, report = quick
+    disk = report["machine"]["disk"]
+    assert disk["path"].startswith(str(run_dir) + "/conductor-bench-")
+    assert disk["filesystem"] and disk["file_create_us"] > 0 and disk["file_create_kernel_us"] >= 0
+    assert list(run_dir.iterdir()) == []  # the run's folder is gone, nothing else was made
+
+
+def test_a_dir_that_cannot_hold_the_run_is_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["bench", "--quick", "--dir", str(tmp_path / "missing")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert "--dir" in line and "missing" in line
 
 
 def test_quick_json_reports_every_comparison(quick):
@@ -60,6 +80,13 @@ def test_quick_measures_writers_for_a_time_and_keeps_every_write(quick):
         assert {r["name"] for r in c["refs"]} == {"sqlite", "lock", "own"}
     (storage,) = report["storage"]
     assert storage["updates"] == 50 and storage["live_bytes"] > 0 and storage["log_bytes"] > 0
+    assert storage["log_files"] >= 1 and storage["disk_bytes"] > storage["log_bytes"]
+    ms = [storage[k] for k in ("p50_commit_ms", "p99_commit_ms", "p999_commit_ms", "max_commit_ms")]
+    assert 0 < ms[0] <= ms[1] <= ms[2] <= ms[3]
+    assert storage["slow_commits"] == 0 or ms[3] > storage["slow_ms"]
+    (memory,) = [c for c in report["comparisons"] if c["kind"] == "memory"]
+    assert memory["records"] == 50 and not memory["errors"], memory["errors"]
+    assert memory["store"] >= 0 and memory["refs"][0]["value"] >= 0
 
 
 def test_exit_code_says_whether_every_check_was_reached(quick):

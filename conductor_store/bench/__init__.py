@@ -47,13 +47,16 @@ def make_session(
     quick: bool = False,
     full: bool = False,
     builtins: bool | None = None,
+    directory: str | None = None,
 ) -> Session:
-    """``urls`` replace the built-in targets unless ``builtins`` is True."""
+    """``urls`` replace the built-in targets unless ``builtins`` is True; ``directory``: where
+    the run's temporary folder goes (default: the system's temporary directory)."""
     urls = list(urls)
     targets = [target_from_url(u) for u in urls]
     if builtins or (builtins is None and not urls):
         targets = builtin_targets() + targets
-    return Session(targets, Settings.make(records=records, quick=quick, full=full))
+    settings = Settings.make(records=records, quick=quick, full=full)
+    return Session(targets, settings, directory)
 
 
 def run(
@@ -63,8 +66,9 @@ def run(
     quick: bool = False,
     full: bool = False,
     progress: Progress | None = None,
+    directory: str | None = None,
 ) -> Report:
-    session = make_session(urls, records=records, quick=quick, full=full)
+    session = make_session(urls, records=records, quick=quick, full=full, directory=directory)
     try:
         return session.run(progress)
     finally:

@@ -16,6 +16,7 @@ from . import make_session, scrub
 from .checks import evaluate_checks, misses, store_failures
 from .data import TABLE
 from .results import Report, from_dict, to_dict
+from .session import Session
 
 EXIT_FAILED, EXIT_MISSED = 1, 3
 
@@ -38,6 +39,15 @@ def probe(urls: Iterable[str]) -> None:
         except Exception as exc:  # noqa: BLE001 -- any failure: the URL cannot be benchmarked
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BenchError(f"cannot benchmark {redact_url(url)}: {reason}") from None
+
+
+def new_session(
+    urls: tuple[str, ...], records: int | None, quick: bool, full: bool, directory: str | None
+) -> Session:
+    try:
+        return make_session(urls, records=records, quick=quick, full=full, directory=directory)
+    except OSError as exc:  # the run's folder cannot be made there
+        raise BenchError(f"cannot use --dir {directory}: {exc.strerror or exc}") from None
 
 
 def load_report(path: str) -> Report:
@@ -82,6 +92,7 @@ def bench(
     from_json: str | None,
     notes: tuple[str, ...],
     echo: Callable[..., None],
+    directory: str | None = None,
 ) -> int:
     """Run (or load) a report, print it, write the docs if asked; return the exit code."""
     from .docs import write_docs as write
@@ -91,7 +102,7 @@ def bench(
         report = load_report(from_json)
     else:
         probe(urls)
-        session = make_session(urls, records=records, quick=quick, full=full)
+        session = new_session(urls, records, quick, full, directory)
         try:
             report = session.run(None if as_json else progress_printer(urls))
         finally:

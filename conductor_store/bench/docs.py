@@ -8,10 +8,14 @@ from pathlib import Path
 
 from .results import Report
 from .tables import (
+    COMMIT_HEADER,
+    COMMIT_TITLE,
     COMPARISON_HEADER,
     SECTIONS,
     STORAGE_HEADER,
+    STORAGE_TITLE,
     check_summary,
+    commit_rows,
     comparison_rows,
     error_lines,
     machine_lines,
@@ -45,12 +49,8 @@ def results_block(report: Report) -> str:
         header, rows = scaling_table(report)
         parts += ["### How costs grow (Store, µs per operation)", "", md_table(header, rows), ""]
     if report.storage:
-        parts += [
-            "### Storage after single-record updates",
-            "",
-            md_table(STORAGE_HEADER, storage_rows(report)),
-            "",
-        ]
+        parts += [f"### {STORAGE_TITLE}", "", md_table(STORAGE_HEADER, storage_rows(report)), ""]
+        parts += [f"### {COMMIT_TITLE}", "", md_table(COMMIT_HEADER, commit_rows(report)), ""]
     return "\n".join(parts).rstrip()
 
 

@@ -18,3 +18,7 @@ def ratio(x: float | None) -> str:
 
 def cell(x: float | None) -> str:
     return "—" if x is None else num(x)
+
+
+def count(x: int | None) -> str:
+    return "—" if x is None else f"{x:,}"

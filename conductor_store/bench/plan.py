@@ -10,6 +10,7 @@ from .measure import Measurement
 from .measure.compare import Compare
 from .measure.concurrency import Concurrency
 from .measure.history import ChangesLatency, FirstFind, StorageGrowth
+from .measure.memory import Memory
 from .measure.scaling import SCALING_OPS, ScalingRun
 from .measure.startup import ColdStart, HelpStartup
 from .targets import Target
@@ -60,6 +61,7 @@ def _op_steps(s: "Session", t: Target) -> list["Step"]:
             errors=loaded.errors,
             rounds=s.settings.rounds,
             min_round=s.settings.min_round,
+            prune_periods=s.settings.prune_periods,
         )
 
     return [_step("op", t, partial(make, op), f"{t.name}: {w.title}") for op, w in OPS.items()]
@@ -116,10 +118,16 @@ def _query_steps(s: "Session", t: Target, size: int) -> list["Step"]:
     def grow() -> Measurement:
         return StorageGrowth(target=t, records=size, engine=store())
 
+    def memory() -> Measurement:
+        sqlite = s.query_engines(t, size).engines["sqlite"]
+        assert isinstance(sqlite, SqliteEngine)
+        return Memory(target=t, root=s.root, records=size, store=store(), sqlite=sqlite)
+
     steps.append(_step("history", t, changes, f"{t.name}: changes(since=last-100) {at}"))
     if t.persistent and t.multiprocess:
         steps.append(_step("history", t, first, f"{t.name}: first find after open {at}"))
     if t.family == "json":  # the durable JSON backend: what issue 9's storage figure is about
+        steps.append(_step("history", t, memory, f"{t.name}: memory holding {size:,} records"))
         steps.append(_step("history", t, grow, f"{t.name}: storage after {size:,} updates"))
     return steps
 
@@ -157,4 +165,5 @@ def _scaling(s: "Session", t: Target, op: str) -> Measurement:
         rounds=st.scale_rounds,
         min_round=st.min_round,
         engine_at=lambda x: s.scale_engine(t, x),
+        prune_periods=st.prune_periods,
     )

@@ -6,10 +6,14 @@ import textwrap
 
 from .results import Report
 from .tables import (
+    COMMIT_HEADER,
+    COMMIT_TITLE,
     COMPARISON_HEADER,
     SECTIONS,
     STORAGE_HEADER,
+    STORAGE_TITLE,
     check_summary,
+    commit_rows,
     comparison_rows,
     error_lines,
     machine_lines,
@@ -91,8 +95,11 @@ def render_text(report: Report) -> str:
     if report.storage:
         out += [
             "",
-            "Storage after single-record updates:",
-            text_table(STORAGE_HEADER, storage_rows(report), [13, 7, 7, 11, 11, 11, 8, 7, 7]),
+            *_wrap(STORAGE_TITLE + ":"),
+            text_table(STORAGE_HEADER, storage_rows(report), [13, 7, 7, 12, 12, 9, 12, 8]),
+            "",
+            COMMIT_TITLE + ":",
+            text_table(COMMIT_HEADER, commit_rows(report), [13, 8, 8, 8, 8, 8, 10]),
         ]
     if report.checks:
         out += ["", f"Checks ({check_summary(report.checks)}):", *_check_lines(report)]

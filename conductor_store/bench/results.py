@@ -79,7 +79,11 @@ class Scaling:
 
 @dataclass
 class Storage:
-    """Disk use after ``updates`` single-record updates of ``records`` records."""
+    """Disk use after ``updates`` single-record updates of ``records`` records, and how long
+    those commits took. ``live_bytes``: the sizes of the live record files
+    (``<project>/<table>/*``); ``log_bytes``: the sizes of every file in ``.meta/log``
+    (``log_files`` of them, compressed or not); ``disk_bytes``: every file of the project.
+    ``slow_commits``: commits over ``slow_ms``."""
 
     target: str
     family: str
@@ -87,9 +91,14 @@ class Storage:
     updates: int
     live_bytes: int = 0
     log_bytes: int | None = None
+    log_files: int | None = None
     disk_bytes: int | None = None
-    max_commit_ms: float | None = None
+    p50_commit_ms: float | None = None
     p99_commit_ms: float | None = None
+    p999_commit_ms: float | None = None
+    max_commit_ms: float | None = None
+    slow_commits: int | None = None
+    slow_ms: float = 50.0
     errors: dict[str, str] = field(default_factory=dict)
 
 

@@ -74,12 +74,17 @@ def _quiet_close(eng: Engine) -> None:
 
 
 class Session:
-    def __init__(self, targets: list[Target], settings: Settings, root: str | None = None):
+    """``directory``: where the run creates its one temporary folder (``root``; default the
+    system's temporary directory). Every store and raw-engine file of the run goes in it --
+    except, without ``directory``, the raw engines beside a ``json://`` target of the command
+    line, which go next to that target (the same filesystem) -- and :meth:`close` removes it."""
+
+    def __init__(self, targets: list[Target], settings: Settings, directory: str | None = None):
         from .plan import plan
 
         self.targets, self.settings, self._plan = targets, settings, plan
-        self._own_root = root is None
-        self.root = root or tempfile.mkdtemp(prefix="conductor-bench-")
+        self._placed = directory is not None
+        self.root = tempfile.mkdtemp(prefix="conductor-bench-", dir=directory)
         self._counter = 0
         self._loaded: dict[tuple, Loaded] = {}
         self._near: dict[str, str] = {}  # folder of a json:// target -> our raw engines' folder
@@ -95,7 +100,7 @@ class Session:
     def _raw_stem(self, target: Target, use: str) -> str:
         """Raw engines live on the same filesystem as the target when it has a path."""
         base = self.root
-        if target.url and target.scheme == "json":
+        if target.url and target.scheme == "json" and not self._placed:
             parent = os.path.dirname(os.path.abspath(split_scheme(target.url)[1].rstrip("/")))
             if parent not in self._near and os.access(parent or "/", os.W_OK):
                 self._near[parent] = tempfile.mkdtemp(prefix=".conductor-bench-raw-", dir=parent)
@@ -175,14 +180,16 @@ class Session:
         return self._cached((target.name, "query", size), make)
 
     def scale_engine(self, target: Target, scale: int) -> Engine:
-        """The Store loaded with ``scale`` records: the query store of that size if it is
-        still open (``--full`` loads 100,000 records once), else a store of its own."""
+        """The Store loaded with ``scale`` records and the query indexes declared: the query
+        store of that size if it is still open (``--full`` loads 100,000 records once), else
+        a store of its own."""
         query = self._loaded.get((target.name, "query", scale))
         if query is not None and "store" in query.engines:
             return query.engines["store"]
 
-        def make() -> Loaded:
-            return Loaded({"store": self.store_engine(target, f"scale{scale}")}, scale)
+        def make() -> Loaded:  # the query store's indexes: every size is the same store
+            store = self.store_engine(target, f"scale{scale}")
+            return Loaded({"store": store}, scale, INDEXED_FIELDS)
 
         loaded = self._cached((target.name, f"scale{scale}"), make)
         if "store" not in loaded.engines:
@@ -211,8 +218,7 @@ class Session:
         self.close_engines()
         for folder in self._near.values():
             shutil.rmtree(folder, ignore_errors=True)
-        if self._own_root:
-            shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
 
     # -- running ----------------------------------------------------------------------------
     def plan(self) -> list[Step]:

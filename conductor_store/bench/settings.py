@@ -21,6 +21,7 @@ class Settings:
     procs: tuple[int, ...] = (1, 4, 8)
     writer_seconds: float = 1.0
     writer_rounds: int = 2
+    prune_periods: bool = True  # Store commit rounds cover whole prune periods (1,000 commits)
     quick: bool = False
     full: bool = False
 
@@ -39,6 +40,7 @@ class Settings:
                 procs=(1, 4),
                 writer_seconds=0.25,
                 writer_rounds=1,
+                prune_periods=False,
                 quick=True,
             )
         else:

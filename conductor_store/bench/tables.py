@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .fmt import cell, num, ratio
+from .fmt import cell, count, num, ratio
 from .results import Check, Comparison, Ref, Report
 
 SECTIONS = (
@@ -10,6 +10,7 @@ SECTIONS = (
     ("query", "Queries (Store with indexes declared)"),
     ("changes", "Recent changes"),
     ("first-find", "First query after opening"),
+    ("memory", "Memory of a fresh process holding every record (ratio = sqlite3 ÷ Store)"),
     ("startup", "Start-up (fresh process, median ms; ratio = speed)"),
     ("concurrency", "Concurrent writer processes (one location, single inserts)"),
 )
@@ -87,17 +88,22 @@ def scaling_table(report: Report) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+STORAGE_TITLE = (
+    "Storage after single-record updates (live = the record files; log = every file in "
+    ".meta/log, compressed or not)"
+)
+COMMIT_TITLE = "Commit times of those updates (one commit each)"
 STORAGE_HEADER = [
     "backend",
     "records",
     "updates",
-    "live B",
+    "live files B",
     "log B",
+    "log files",
     "disk B",
     "log/live",
-    "max ms",
-    "p99 ms",
 ]
+COMMIT_HEADER = ["backend", "commits", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "over 50 ms"]
 
 
 def storage_rows(report: Report) -> list[list[str]]:
@@ -111,13 +117,26 @@ def storage_rows(report: Report) -> list[list[str]]:
                 f"{s.updates:,}",
                 num(s.live_bytes, 0),
                 num(s.log_bytes, 0),
+                count(s.log_files),
                 num(s.disk_bytes, 0),
                 ratio(per),
-                num(s.max_commit_ms, 1),
-                num(s.p99_commit_ms, 1),
             ]
         )
     return rows
+
+
+def commit_rows(report: Report) -> list[list[str]]:
+    """The commit times of the storage runs: one stall (max) beside the pattern (p99.9)."""
+    return [
+        [
+            s.target,
+            f"{s.updates:,}",
+            *[num(x, 2) for x in (s.p50_commit_ms, s.p99_commit_ms, s.p999_commit_ms)],
+            num(s.max_commit_ms, 1),
+            count(s.slow_commits),
+        ]
+        for s in report.storage
+    ]
 
 
 def measured(c: Check) -> str:
@@ -152,6 +171,14 @@ def error_lines(report: Report) -> list[str]:
     return lines
 
 
+def _create(disk: dict) -> str:
+    """The run directory's file-creation probe (:func:`.machine.file_create_us`)."""
+    wall, kernel = disk.get("file_create_us"), disk.get("file_create_kernel_us")
+    if wall is None:
+        return disk.get("file_create_error", "not measured")
+    return f"{num(wall, 1)} µs ({num(kernel, 1)} µs of it kernel CPU)"
+
+
 def machine_lines(report: Report) -> list[str]:
     m, s = report.machine, report.settings
     disk = m.get("disk") or {}
@@ -160,8 +187,8 @@ def machine_lines(report: Report) -> list[str]:
     mode = "quick" if s.get("quick") else "full" if s.get("full") else "default"
     return [
         f"CPU: {m.get('cpu', '?')}, {m.get('cores')} cores; RAM {m.get('ram_gb', '?')} GB",
-        f"Disk: {disk.get('filesystem', '?')} on {disk.get('device', '?')} "
-        f"(files under {disk.get('path', '?')})",
+        f"Disk: {disk.get('filesystem', '?')} on {disk.get('device', '?')}, every store of the "
+        f"run under {disk.get('path', '?')}; creating a file there: {_create(disk)}",
         f"OS: {m.get('platform')}; Python {m.get('python')} ({m.get('implementation')})",
         f"Load average before / after: {load(m.get('load_before'))} / {load(m.get('load_after'))}",
         f"Versions: {versions}",

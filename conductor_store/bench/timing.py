@@ -40,6 +40,17 @@ def calibrated(
         n = min(cap, max(n + 1, int(n * min(grow, 10))))
 
 
+def whole_prune_periods(n: int, took: float) -> tuple[int, float]:
+    """``n`` single-record commits (a round that took ``took`` s) rounded up to whole periods
+    of the Store's amortised change-log prune (one every ``PRUNE_EVERY_COMMITS`` commits of a
+    Store), and the time that round should take: every round then carries the same share of
+    that work at every size, instead of one round in a few paying for all of it."""
+    from ..retention import PRUNE_EVERY_COMMITS as every
+
+    whole = -(-n // every) * every
+    return whole, took * whole / n
+
+
 def rounds_for(rounds: int, longest: float) -> int:
     """Rounds of a single operation that already lasts over :data:`SLOW_ROUND` (a 100,000-record
     scan) are few enough to keep ``--full`` within its time: at most :data:`FEW_ROUNDS`."""

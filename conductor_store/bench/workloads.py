@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .data import TOP_K, expected_matches, expected_rare, make_doc, make_id
+from .data import FEW, FEW_COUNT, RARE, TOP_K, expected_eq, expected_matches, make_doc, make_id
 from .engines import Engine
 
 
@@ -18,6 +18,7 @@ class Workload:
     run: Callable[[Engine, int], None]
     items: int = 1  # records per operation (the rate counts records)
     reads: bool = False
+    commits: bool = False  # one commit per operation (rounds cover whole prune periods)
 
 
 def _insert(eng: Engine, n: int) -> None:
@@ -56,8 +57,8 @@ OPS: dict[str, Workload] = {
         Workload(
             "count", "count with filter", "queries/s", _repeat(lambda e: e.count()), reads=True
         ),
-        Workload("update", "update (merge)", "ops/s", _update),
-        Workload("insert", "insert (one commit)", "ops/s", _insert),
+        Workload("update", "update (merge)", "ops/s", _update, commits=True),
+        Workload("insert", "insert (one commit)", "ops/s", _insert, commits=True),
         Workload("tx500", "500-record tx", "records/s", _tx500, items=500),
     )
 }
@@ -69,14 +70,21 @@ QUERIES: dict[str, Workload] = {
             "find_eq",
             "find status = x (1%)",
             "queries/s",
-            _repeat(lambda e: e.find_eq()),
+            _repeat(lambda e: e.find_eq(RARE)),
             reads=True,
         ),
         Workload(
             "count_eq",
             "count status = x (1%)",
             "queries/s",
-            _repeat(lambda e: e.count_eq()),
+            _repeat(lambda e: e.count_eq(RARE)),
+            reads=True,
+        ),
+        Workload(
+            "find_few",
+            f"find status = y ({FEW_COUNT})",
+            "queries/s",
+            _repeat(lambda e: e.find_eq(FEW)),
             reads=True,
         ),
         Workload(
@@ -109,7 +117,9 @@ def verify(eng: Engine, op: str, records: int) -> None:
     elif op in ("find", "count"):
         got, want = getattr(eng, op)(), expected_matches(records)
     elif op in ("find_eq", "count_eq"):
-        got, want = getattr(eng, op)(), expected_rare(records)
+        got, want = getattr(eng, op)(RARE), expected_eq(records)
+    elif op == "find_few":
+        got, want = eng.find_eq(FEW), expected_eq(records, FEW)
     elif op in ("top_asc", "top_desc"):
         desc = op == "top_desc"
         got = eng.top(desc)

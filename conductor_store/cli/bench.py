@@ -31,6 +31,12 @@ import click
     "--from-json", metavar="FILE", help="Render a saved --json report instead of running."
 )
 @click.option("--note", "notes", multiple=True, help="A note for the docs' notes (repeatable).")
+@click.option(
+    "--dir",
+    "directory",
+    metavar="PATH",
+    help="Create the run's temporary stores in PATH (default: the system temp dir).",
+)
 def bench(
     urls: tuple[str, ...],
     records: int | None,
@@ -40,6 +46,7 @@ def bench(
     write_docs: str | None,
     from_json: str | None,
     notes: tuple[str, ...],
+    directory: str | None,
 ) -> None:
     """Compare each backend with its raw engine and sqlite3: rates, ratios and checks.
 
@@ -51,7 +58,7 @@ def bench(
     try:
         code = run_bench(urls=urls, records=records, quick=quick, full=full, as_json=as_json,
                          write_docs=write_docs, from_json=from_json, notes=notes,
-                         echo=click.echo)  # fmt: skip
+                         echo=click.echo, directory=directory)  # fmt: skip
     except BenchError as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(code)

@@ -11,7 +11,7 @@ from ..data import CHUNK, make_doc, make_id
 #: them all; a raw-file reference only some)
 ALL_OPS = frozenset(
     {"insert", "get", "update", "find", "count", "tx500"}
-    | {"find_eq", "count_eq", "top_asc", "top_desc"}
+    | {"find_eq", "count_eq", "find_few", "top_asc", "top_desc"}
 )
 
 
@@ -98,11 +98,11 @@ class Engine:
     def count(self) -> int:
         raise NotImplementedError
 
-    def find_eq(self) -> int:
-        """``status = 'failed'`` (1% of records): the number of records returned."""
+    def find_eq(self, status: str) -> int:
+        """``status = :s`` (``'failed'``: 1% of records): the number of records returned."""
         raise NotImplementedError
 
-    def count_eq(self) -> int:
+    def count_eq(self, status: str) -> int:
         raise NotImplementedError
 
     def top(self, desc: bool) -> list[int]:

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from ..data import EQ_PARAMS, FILTER_PARAMS, ORDER_FIELD, TOP_K
+from ..data import FILTER_PARAMS, ORDER_FIELD, TOP_K
 from .base import ALL_OPS, Engine
 
 _WHERE = "json_extract(doc, '$.status') = ? AND json_extract(doc, '$.priority') > ?"
@@ -84,13 +84,11 @@ class SqliteEngine(Engine):
         sql = f"SELECT count(*) FROM t WHERE {_WHERE}"
         return self.conn.execute(sql, (FILTER_PARAMS["s"], FILTER_PARAMS["p"])).fetchone()[0]
 
-    def find_eq(self) -> int:
-        return len(self._docs(f"SELECT doc FROM t WHERE {_EQ} ORDER BY id", (EQ_PARAMS["s"],)))
+    def find_eq(self, status: str) -> int:
+        return len(self._docs(f"SELECT doc FROM t WHERE {_EQ} ORDER BY id", (status,)))
 
-    def count_eq(self) -> int:
-        return self.conn.execute(
-            f"SELECT count(*) FROM t WHERE {_EQ}", (EQ_PARAMS["s"],)
-        ).fetchone()[0]
+    def count_eq(self, status: str) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM t WHERE {_EQ}", (status,)).fetchone()[0]
 
     def top(self, desc: bool) -> list[int]:
         sql = f"SELECT doc FROM t ORDER BY {_ORDER} {'DESC' if desc else 'ASC'} LIMIT {TOP_K}"

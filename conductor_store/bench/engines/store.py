@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..data import EQ_FILTER, EQ_PARAMS, FILTER, FILTER_PARAMS, ORDER_FIELD, TABLE, TOP_K
+from ..data import EQ_FILTER, FILTER, FILTER_PARAMS, ORDER_FIELD, TABLE, TOP_K
 from .base import ALL_OPS, Engine
 
 
@@ -79,11 +79,11 @@ class StoreEngine(Engine):
     def count(self) -> int:
         return self.store.count(TABLE, FILTER, params=FILTER_PARAMS)
 
-    def find_eq(self) -> int:
-        return len(self.store.find(TABLE, EQ_FILTER, params=EQ_PARAMS))
+    def find_eq(self, status: str) -> int:
+        return len(self.store.find(TABLE, EQ_FILTER, params={"s": status}))
 
-    def count_eq(self) -> int:
-        return self.store.count(TABLE, EQ_FILTER, params=EQ_PARAMS)
+    def count_eq(self, status: str) -> int:
+        return self.store.count(TABLE, EQ_FILTER, params={"s": status})
 
     def top(self, desc: bool) -> list[int]:
         order = ("-" if desc else "") + ORDER_FIELD

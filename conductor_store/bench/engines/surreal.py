@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..data import EQ_PARAMS, FILTER_PARAMS, ORDER_FIELD, TABLE, TOP_K
+from ..data import FILTER_PARAMS, ORDER_FIELD, TABLE, TOP_K
 from .base import ALL_OPS, Engine
 
 _WHERE = "status = $s AND priority > $p"
@@ -89,11 +89,11 @@ class SurrealEngine(Engine):
     def count(self) -> int:
         return self._count(f" WHERE {_WHERE}", dict(FILTER_PARAMS))
 
-    def find_eq(self) -> int:
-        return len(self.db.query(f"SELECT * FROM {TABLE} WHERE status = $s", dict(EQ_PARAMS)))
+    def find_eq(self, status: str) -> int:
+        return len(self.db.query(f"SELECT * FROM {TABLE} WHERE status = $s", {"s": status}))
 
-    def count_eq(self) -> int:
-        return self._count(" WHERE status = $s", dict(EQ_PARAMS))
+    def count_eq(self, status: str) -> int:
+        return self._count(" WHERE status = $s", {"s": status})
 
     def top(self, desc: bool) -> list[int]:
         order = "DESC" if desc else "ASC"

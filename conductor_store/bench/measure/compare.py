@@ -9,7 +9,14 @@ from typing import Any
 from ..data import make_id
 from ..engines import Engine
 from ..results import Comparison, Ref
-from ..timing import calibrated, median, paired_speed_ratio, rounds_for, short_error
+from ..timing import (
+    calibrated,
+    median,
+    paired_speed_ratio,
+    rounds_for,
+    short_error,
+    whole_prune_periods,
+)
 from ..workloads import Workload, verify
 from . import Measurement
 
@@ -33,10 +40,12 @@ class Compare(Measurement):
         errors: dict[str, str],
         rounds: int,
         min_round: float,
+        prune_periods: bool = False,
     ) -> None:
         self.target, self.w, self.ckind, self.records = target, workload, kind, records
         self.engines, self.errors = dict(engines), dict(errors)
         self.rounds, self.min_round = rounds, min_round
+        self.prune_periods = prune_periods and workload.commits
         self.label = f"{target.name}: {workload.title} @ {records:,}"
         self.n: dict[str, int] = {}
         self.rates: dict[str, list[float]] = {}
@@ -54,6 +63,8 @@ class Compare(Measurement):
                 if self.w.name == "get":
                     self.extra[f"first pass: {name}"] = _first_pass(eng)
                 self.n[name], took = calibrated(partial(self.w.run, eng), self.min_round)
+                if name == "store" and self.prune_periods:
+                    self.n[name], took = whole_prune_periods(self.n[name], took)
                 self.rounds = rounds_for(self.rounds, took)
                 self.rates[name] = []
             except Exception as exc:  # noqa: BLE001 -- reported, the run goes on

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from ..engines import Engine
 from ..results import Cost, Growth, Scaling
-from ..timing import calibrated, median, rounds_for, short_error
+from ..timing import calibrated, median, rounds_for, short_error, whole_prune_periods
 from ..workloads import OPS, verify
 from . import Measurement
 
@@ -32,9 +32,11 @@ class ScalingRun(Measurement):
         rounds: int,
         min_round: float,
         engine_at: Callable[[int], Engine],
+        prune_periods: bool = False,
     ) -> None:
         self.target, self.op, self.scales = target, op, list(scales)
         self.rounds, self.min_round, self.engine_at = rounds, min_round, engine_at
+        self.prune_periods = prune_periods and OPS[op].commits
         self.label = f"{target.name}: {op} at {', '.join(f'{x:,}' for x in scales)} records"
         self.times: dict[int, list[float]] = {x: [] for x in self.scales}
         self.n: dict[int, int] = {}
@@ -49,6 +51,8 @@ class ScalingRun(Measurement):
                 if self.op != "count":
                     verify(eng, self.op, scale)
                 self.n[scale], took = calibrated(partial(run, eng), self.min_round)
+                if self.prune_periods:
+                    self.n[scale], took = whole_prune_periods(self.n[scale], took)
                 self.rounds = rounds_for(self.rounds, took)
                 self.engs[scale] = eng
             except Exception as exc:  # noqa: BLE001
