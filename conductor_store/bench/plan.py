@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from .session import Session, Step
 
 
+#: writer threads in the one-process concurrency row
+THREADS = 4
+
+
 def plan(s: "Session") -> list["Step"]:
     steps: list[Step] = []
     for t in s.targets:
@@ -36,6 +40,8 @@ def plan(s: "Session") -> list["Step"]:
             for p in s.settings.procs:
                 label = f"{t.name}: {p} concurrent writers"
                 steps.append(_step("concurrency", t, partial(_conc, s, t, p), label))
+            label = f"{t.name}: {THREADS} writer threads in one process"
+            steps.append(_step("concurrency", t, partial(_threads, s, t), label))
     cli = Target("cli", "", "cli", description="the command line")
     help_m = partial(HelpStartup, target=cli, root=s.root, rounds=s.settings.cold_runs)
     steps.append(_step("startup", None, help_m, "conductor-store --help"))
@@ -153,6 +159,20 @@ def _conc(s: "Session", t: Target, p: int) -> Measurement:
         seconds=st.writer_seconds,
         rounds=st.writer_rounds,
         engines=s.concurrency_engines(t, p),
+    )
+
+
+def _threads(s: "Session", t: Target) -> Measurement:
+    """One process whose threads share a Store: what group commit among threads gives."""
+    st = s.settings
+    return Concurrency(
+        target=t,
+        root=s.root,
+        procs=1,
+        threads=THREADS,
+        seconds=st.writer_seconds,
+        rounds=st.writer_rounds,
+        engines={"store": s.store_engine(t, f"thr{THREADS}")},
     )
 
 

@@ -12,7 +12,7 @@ SECTIONS = (
     ("first-find", "First query after opening"),
     ("memory", "Memory of a fresh process holding every record (ratio = sqlite3 ÷ Store)"),
     ("startup", "Start-up (fresh process, median ms; ratio = speed)"),
-    ("concurrency", "Concurrent writer processes (one location, single inserts)"),
+    ("concurrency", "Concurrent writers (one location, single inserts; processes or threads)"),
 )
 COMPARISON_HEADER = [
     "backend",

@@ -1,4 +1,5 @@
-"""N writer processes inserting into one location for a few seconds each round."""
+"""N writer processes (or N threads of one process) inserting into one location for a few
+seconds each round."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from . import Measurement
 class Concurrency(Measurement):
     """``procs`` processes started together (each opens first, then all get "go"), each
     inserting single records for ``seconds``; total commits/s over the common interval; the
-    record count is verified afterwards (no lost writes)."""
+    record count is verified afterwards (no lost writes). With ``threads`` > 1: one process
+    whose ``threads`` threads share one Store (``procs`` is then 1)."""
 
     kind = "comparisons"
 
@@ -31,16 +33,22 @@ class Concurrency(Measurement):
         seconds: float,
         rounds: int,
         engines: dict[str, Engine],
+        threads: int = 1,
     ) -> None:
-        self.target, self.root, self.procs = target, root, procs
+        self.target, self.root, self.procs, self.threads = target, root, procs, threads
         self.seconds, self.rounds, self.engines = seconds, rounds, engines
-        self.label = f"{target.name}: {procs} concurrent writer{'s' if procs > 1 else ''}"
+        self.label = f"{target.name}: {self._what()}"
         self.specs: dict[str, dict] = {}
         self.labels: dict[str, str] = {}
         self.rates: dict[str, list[float]] = {}
         self.written: dict[str, int] = {}
         self.verified: dict[str, bool] = {}
         self.errors: dict[str, str] = {}
+
+    def _what(self) -> str:
+        if self.threads > 1:
+            return f"{self.threads} writer threads, one process"
+        return f"{self.procs} writer process{'es' if self.procs > 1 else ''}"
 
     def prepare(self) -> None:
         for name, eng in self.engines.items():
@@ -59,7 +67,8 @@ class Concurrency(Measurement):
             return
         try:
             prefix = f"c{len(self.rates[name])}"
-            rate, count = run_writers(spec, self.procs, self.seconds, prefix, self.root)
+            job = dict(spec, threads=self.threads)
+            rate, count = run_writers(job, self.procs, self.seconds, prefix, self.root)
             self.rates[name].append(rate)
             self.written[name] += count
         except Exception as exc:  # noqa: BLE001
@@ -103,8 +112,8 @@ class Concurrency(Measurement):
             kind="concurrency",
             target=self.target.name,
             family=self.target.family,
-            op="insert",
-            title=f"{self.procs} writer process{'es' if self.procs > 1 else ''}",
+            op="insert" if self.threads == 1 else "insert threads",
+            title=self._what(),
             records=0,
             unit="commits/s",
             store=median(store),
