@@ -73,11 +73,18 @@ def test_quick_json_reports_every_comparison(quick):
 def test_quick_measures_writers_for_a_time_and_keeps_every_write(quick):
     url, _, report = quick
     conc = [c for c in report["comparisons"] if c["kind"] == "concurrency"]
-    assert [c["procs"] for c in conc] == [1, 4]
+    assert [(c["op"], c["procs"]) for c in conc] == [
+        ("insert", 1),
+        ("insert", 4),
+        ("insert threads", 1),
+    ]
     for c in conc:
         assert c["extra"]["seconds"] == report["settings"]["writer_seconds"] > 0
         assert c["verified"] and all(c["verified"].values()), c["verified"]
-        assert {r["name"] for r in c["refs"]} == {"sqlite", "lock", "own"}
+        assert c["store"] > 0
+    assert [{r["name"] for r in c["refs"]} for c in conc] == [{"sqlite", "lock", "own"}] * 2 + [
+        set()
+    ]
     (storage,) = report["storage"]
     assert storage["updates"] == 50 and storage["live_bytes"] > 0 and storage["log_bytes"] > 0
     assert storage["log_files"] >= 1 and storage["disk_bytes"] > storage["log_bytes"]
