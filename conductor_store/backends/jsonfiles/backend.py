@@ -3,8 +3,9 @@
 :class:`JsonBackend` is one project directory seen by one process. Its parts, each a module:
 record files (:mod:`.files`), the commit log and this process's position in it (:mod:`.log`),
 recovery (:mod:`.recovery`), the writers' lock (:mod:`.locking`), the reader cache and its
-seqlock (:mod:`.cache`) and the commit phases (:mod:`.commit`). They share the backend's state,
-guarded by ``_mu`` (a ``threading.Lock``: the view and the cache) and the writers' lock.
+seqlock (:mod:`.cache`), its per-table snapshots (:mod:`.snapshot`) and the commit phases
+(:mod:`.commit`). They share the backend's state, guarded by ``_mu`` (a ``threading.Lock``:
+the view and the cache) and the writers' lock.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ from .log import LogView
 from .recovery import Recovery
 from .retention import Retention
 from .search import Search
+from .snapshot import Snapshots
 
 #: where quarantined record files go, inside the project directory (never a table name)
 QUARANTINE_DIR = ".quarantine"
 
 
 class JsonBackend(
-    Committer, Search, ReaderCache, Recovery, Retention, LogView, RecordFiles, Backend
+    Committer, Search, ReaderCache, Snapshots, Recovery, Retention, LogView, RecordFiles, Backend
 ):
     name = "json"
 

@@ -14,15 +14,20 @@ have torn is redone.
 ``get`` costs one ``fstat`` of the log plus one ``stat`` of the record file: an unchanged file
 is served from the cache, a changed one is re-read -- so hand edits are seen by ``get`` at once.
 ``find``/``count`` (``scan``) list and parse a table once, then trust the commit log for what
-changed: they see hand edits only after a ``get`` of that record or a reopen.
+changed: they see hand edits only after a ``get`` of that record or a reopen. Loading a table
+``lstat``s every record file and parses only those whose stat key differs from what the cache
+already holds -- entries a per-table snapshot put there (:mod:`.snapshot`), or those ``get``
+read -- so a reopened 100k-record table is not parsed file by file again.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import time
+from contextlib import contextmanager
 from stat import S_ISREG
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from ...errors import CorruptRecordError, StoreError
 from ...retry import RetryPolicy
@@ -38,21 +43,45 @@ _WAITS_BEFORE_LOCK = 4
 _MISSING = object()
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Run the block with the cyclic garbage collector off: building 100k documents with it
+    on costs it up to 3.5x the parse itself (it walks the growing heap again and again).
+    Turning it back on would make the next allocation walk every object made meanwhile
+    (~0.1 s), so those are moved straight to the oldest generation (``freeze`` +
+    ``unfreeze``) -- unless the program froze objects itself."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
+    finally:
+        gc.enable()
+
+
 class Table:
     """This process's cache of one table. ``keys`` has an entry for every id in ``docs`` or
     ``bad``: the record file's (inode, size, mtime_ns) when the entry was read from it or written
     by this process, or None when it came from the log (a ``get`` then reads the file once more,
     so that a hand edit made since is seen). ``complete``: every record of the table is here
-    (absence is known too)."""
+    (absence is known too). ``since``: a time (``time.time_ns``) before every stat key held
+    was taken; ``parsed``: how many record files loading the table parsed (:mod:`.snapshot`
+    uses both)."""
 
-    __slots__ = ("docs", "keys", "bad", "complete", "indexes")
+    __slots__ = ("docs", "keys", "bad", "complete", "indexes", "since", "parsed")
 
-    def __init__(self, complete: bool = False) -> None:
+    def __init__(self, complete: bool = False, since: Optional[int] = None) -> None:
         self.docs: dict = {}
         self.keys: dict = {}
         self.bad: dict = {}
         self.complete = complete
         self.indexes: list = []  # Index objects, kept only on complete tables
+        self.since = time.time_ns() if since is None else since
+        self.parsed = 0
 
     def put(self, id: str, value: Any, key: Optional[tuple]) -> None:
         if isinstance(value, CorruptRecordError):
@@ -134,6 +163,8 @@ class ReaderCache:
     _recover_locked: Callable[[], bool]
     _recover_if_free: Callable[[], bool]
     _attach_indexes: Callable[[str, Table], None]
+    _prime: Callable[[str], None]
+    _save_snapshot: Callable[[str], None]
 
     def _apply(self, commit: dict) -> None:
         """A finished commit found in the log, into the cache (called by ``_refresh``)."""
@@ -372,12 +403,9 @@ class ReaderCache:
         pk = {}
         if pend is not None:
             pk = {id: op for (tb, id), op in pend.keys.items() if tb == table}
-        new = Table(complete=True)
-        for id in self._record_names(table):
-            if id not in pk:
-                value, key = self._read_file(table, id)
-                if key is not None:
-                    new.put(id, value, key)
+        new = Table(complete=True, since=None if t is None else t.since)
+        with gc_paused():
+            self._read_files(table, new, pk, t)
         for id in pk:  # records the pending commit may be rewriting: their state before it
             value = self._pending_value(pend, t, table, id)  # type: ignore[arg-type]
             if type(value) is Retry:
@@ -385,6 +413,29 @@ class ReaderCache:
             if value is not None:
                 new.put(id, value, t.keys[id])  # type: ignore[union-attr]
         return new
+
+    def _read_files(self, table: str, new: Table, skip: dict, t: Optional[Table]) -> None:
+        """Every record file of the table but those in ``skip``, into ``new``. A file whose
+        stat key is the one ``t`` holds is not read again: ``t`` has its content."""
+        held, docs = ({}, {}) if t is None else (t.keys, t.docs)
+        base, lstat = f"{self._dir}/{table}/", os.lstat
+        for id in self._record_names(table):
+            if id in skip:
+                continue
+            known = held.get(id)
+            if known is not None and id in docs:
+                try:
+                    st = lstat(f"{base}{id}.json")
+                except OSError:
+                    st = None  # (reading it says what is there)
+                if st is not None and (st.st_ino, st.st_size, st.st_mtime_ns) == known:
+                    new.docs[id] = docs[id]  # (``new`` has no indexes yet: ``put``'s work)
+                    new.keys[id] = known
+                    continue
+            value, key = self._read_file(table, id)
+            if key is not None:
+                new.put(id, value, key)
+                new.parsed += 1
 
     def _confirm_table(self, table: str, new: Table, pend: Optional[Pending]) -> Optional[Retry]:
         """Bring a freshly loaded table up to the log (the seqlock's second look)."""
@@ -412,9 +463,18 @@ class ReaderCache:
                 new.put(id, value, t.keys[id])  # type: ignore[union-attr]
         return None
 
-    def scan(self, table: str) -> Iterable[dict]:
+    def _read_table(self, attempt: Callable[..., Any], table: str, *args: Any) -> Any:
+        """``_read`` of an attempt that needs the whole table: the cache is primed from the
+        table's snapshot before (if it is not loaded yet), and the snapshot is rewritten
+        after when loading it had to parse many files (:mod:`.snapshot`)."""
         self._check_table_dir(table)
-        docs, bad = self._read(self._scan_once, table)
+        self._prime(table)
+        result = self._read(attempt, table, *args)
+        self._save_snapshot(table)
+        return result
+
+    def scan(self, table: str) -> Iterable[dict]:
+        docs, bad = self._read_table(self._scan_once, table)
         if bad is not None:
             raise bad
         return docs

@@ -36,9 +36,8 @@ class Search:
     _index_key: Any
     _index_mark: Any
     _writer: Any
-    _read: Callable[..., Any]
+    _read_table: Callable[..., Any]
     _loaded: Callable[[str], Any]
-    _check_table_dir: Callable[[str], None]
     _lock: Callable[[], None]
     _unlock: Callable[[], None]
     _recover_locked: Callable[[], bool]
@@ -161,8 +160,7 @@ class Search:
     def _select(self, table: str, query: Query, counting: bool) -> tuple[Any, bool]:
         """(rows, done): the records to look at -- or, when ``done``, the answer itself (the
         rows found, filtered, ordered and sliced; or the count)."""
-        self._check_table_dir(table)
-        rows, bad, done = self._read(self._select_once, table, query, counting)
+        rows, bad, done = self._read_table(self._select_once, table, query, counting)
         if bad is not None:
             raise bad
         return rows, done
