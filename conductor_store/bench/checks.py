@@ -85,7 +85,7 @@ def _memory(report: Report, target: str) -> Found | None:
         return None
     ratio = None if c.store is None or not r.value else c.store / r.value
     detail = (
-        f"RSS growth: Store {num(c.store)} MiB (reader cache filled by a full find) vs "
+        f"RSS growth: Store {num(c.store)} MiB (reader cache filled by a count of the table) vs "
         f"{num(r.value)} MiB (sqlite3 rows fetched into a list of (id, dict))"
     )
     return ratio, detail, c.errors.get("store") or c.errors.get("sqlite")

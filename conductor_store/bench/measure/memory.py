@@ -4,8 +4,8 @@ Each side runs in a new process (so nothing else of the run is in it) that reads
 set size (``/proc/self/statm``) before and after taking in the same records:
 
 * **Store**: ``conductor_store.open`` + one ``get`` (imports and open done), RSS; then one
-  ``find`` over the whole table, which fills the reader cache (and its indexes); the answer
-  is dropped and garbage collected; RSS again: the growth is what the cache keeps.
+  ``count`` of the whole table, which fills the reader cache (and its indexes) without
+  copying any answer out of it; RSS again: the growth is what the cache keeps.
 * **sqlite3**: ``connect`` + one ``SELECT`` by id, RSS; then ``SELECT id, doc FROM t``
   fetched into a list of ``(id, dict)`` tuples (each ``doc`` parsed with ``json.loads``),
   held; RSS again.
@@ -39,7 +39,7 @@ _STORE = (
     "s = cs.open(os.environ['CONDUCTOR_BENCH_URL'], project={project!r}, **{options!r})\n"
     "s.get({table!r}, {probe!r})\n"
     "before = rss()\n"
-    "n = len(s.find({table!r}))\n"
+    "n = s.count({table!r})\n"
     "gc.collect()\n"
     "after = rss()\n"
 )
