@@ -406,8 +406,10 @@ class SurrealBackend(Backend):
         where = "" if tables is None else " WHERE tb CONTAINSANY $tables"
         cursor = max(int(since), self._pruned)
         while True:
-            # a bounded range of record ids (ints formatted by Python; ranges take no params)
-            hi = cursor + CHANGES_BATCH
+            # a bounded range of record ids (ints formatted by Python; ranges take no params);
+            # a log record holds at least one change: no more records than changes still wanted
+            batch = CHANGES_BATCH if limit is None else min(CHANGES_BATCH, limit - len(out))
+            hi = cursor + batch
             rows, more = self._one_many(
                 f"SELECT * FROM {LOG}:{cursor + 1}..={hi}{where} ORDER BY id; "
                 f"RETURN record::exists({LOG}:{hi + 1});",
