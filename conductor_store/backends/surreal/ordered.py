@@ -23,7 +23,10 @@ three small queries (all index-served):
 The rows then go through the reference ``Query.apply`` (order, offset, limit). Arrays and
 objects rank after every scalar, so they never belong to the answer once ``S`` is long
 enough. Used only when the backend knows of an index on ``f`` alone (without one the walk
-would be a full sort: no faster than the general path, but as correct).
+would be a full sort: no faster than the general path, but as correct), and only on the
+embedded engines: the index order above is the installed wheel's, which the tests check
+against the general path; a remote server may run another version, so ``ws://`` stores
+always take the general path.
 """
 
 from __future__ import annotations
