@@ -21,6 +21,7 @@ from .engines import (
     SqliteEngine,
     StoreEngine,
     SurrealEngine,
+    SurrealLoggedEngine,
     TinyEngine,
     tinydb_available,
 )
@@ -146,6 +147,9 @@ class Session:
             refs["files500"] = Files500Engine(stem + "-small")
             if tinydb_available():
                 refs["tinydb"] = TinyEngine(stem + "-tinydb.json")
+        if extras and isinstance(raw, SurrealEngine):  # its own location or database
+            url = raw.url + "-log" if raw.url.startswith("surrealkv://") else raw.url
+            refs["sdk+log"] = SurrealLoggedEngine(url, database=raw.database + "log")
         return refs
 
     def _cached(self, key: tuple, make: Callable[[], Loaded]) -> Loaded:

@@ -8,7 +8,7 @@ from .base import Engine
 from .files import AppendEngine, Files500Engine, FilesEngine, TinyEngine, tinydb_available
 from .sqlite import SqliteEngine
 from .store import StoreEngine
-from .surreal import SurrealEngine
+from .surreal import SurrealEngine, SurrealLoggedEngine
 
 __all__ = [
     "AppendEngine",
@@ -18,6 +18,7 @@ __all__ = [
     "SqliteEngine",
     "StoreEngine",
     "SurrealEngine",
+    "SurrealLoggedEngine",
     "TinyEngine",
     "engine_from_spec",
     "tinydb_available",

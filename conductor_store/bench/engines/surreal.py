@@ -117,6 +117,42 @@ class SurrealEngine(Engine):
             raise RuntimeError(f"surrealdb transaction failed: {answer['error']}")
 
 
+class SurrealLoggedEngine(SurrealEngine):
+    """The SDK writing what a Store commit must write at the least: the record plus one
+    change-log record, in one transaction (the floor under the Store's commit protocol)."""
+
+    ops = frozenset({"insert", "update"})
+    kind = "surreal-logged"
+
+    def __init__(self, url: str, namespace: str = "conductor_bench", database: str = "raw"):
+        super().__init__(url, namespace, database)
+        self.label = "surrealdb SDK + log record"
+        self._seq = 0
+
+    def describe(self, op: str) -> str:
+        return f"SDK {_SDK_CALLS[op]} + log, 1 tx"
+
+    def _logged(self, statement: str, id: str, doc: dict) -> None:
+        self._seq += 1
+        sql = f"BEGIN TRANSACTION; {statement}; CREATE $l CONTENT $c; COMMIT TRANSACTION;"
+        params = {"r": self._rid(id), "d": doc, "l": self._log_id()}
+        params["c"] = {"tb": TABLE, "rid": id, "doc": doc}
+        answer = self.db.query_raw(sql, params)
+        if answer.get("error") or any(i.get("status") != "OK" for i in answer.get("result") or []):
+            raise RuntimeError(f"surrealdb transaction failed: {answer}")
+
+    def _log_id(self) -> Any:
+        from surrealdb import RecordID
+
+        return RecordID("bench_log", self._seq)
+
+    def insert(self, id: str, doc: dict) -> None:
+        self._logged("CREATE $r CONTENT $d", id, doc)
+
+    def update(self, id: str, changes: dict) -> None:
+        self._logged("UPDATE $r MERGE $d", id, changes)
+
+
 def _remote(url: str) -> Any:
     """An SDK connection to a server URL (parsed as the backend parses it: ``ws_url``)."""
     import surrealdb
