@@ -41,6 +41,8 @@ from typing import Any
 
 #: a log segment is closed (and the record files synced) once it has grown past this size
 SEGMENT_BYTES = 4 << 20
+#: the zlib level closed log segments are compressed at, in the background (1 fastest, 9 smallest)
+COMPRESS_LEVEL = 6
 #: a reader that has seen a commit pending this long checks whether its writer died
 STALE_PENDING_SECONDS = 0.25
 
@@ -57,6 +59,7 @@ __all__ = [
     "JsonBackend",
     "open_backend",
     "SEGMENT_BYTES",
+    "COMPRESS_LEVEL",
     "STALE_PENDING_SECONDS",
     "LOCK_POLL_SECONDS",
     "_FileLockLock",
