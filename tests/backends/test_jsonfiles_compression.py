@@ -317,3 +317,20 @@ def test_a_leftover_temporary_file_is_ignored_by_readers_and_removed_by_the_next
         assert all_changes(s) == before
         compress_now(s)
         assert not stray.exists()
+
+
+def test_an_old_segment_is_decompressed_once_for_repeated_reads(root, no_background, monkeypatch):
+    with cs.open(str(root)) as s:
+        write_many(s, 60)
+        mark_all_synced(s)
+        compress_now(s)
+        calls: list = []
+        real = segments.gzip.decompress
+        monkeypatch.setattr(segments.gzip, "decompress", lambda b: calls.append(1) or real(b))
+        first = [as_tuples(s.changes(1, limit=5)) for _ in range(3)]  # as the pruner reads
+        assert first[0] == first[1] == first[2] and len(first[0]) == 5 and calls == [1]
+        gz = logdir(root) / names(root)[0]
+        copy = gz.read_bytes()
+        gz.unlink()
+        gz.write_bytes(copy)  # another file now (as a redone compression leaves it)
+        assert as_tuples(s.changes(1, limit=5)) == first[0] and calls == [1, 1]

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator, Optional
 from ...errors import CommitUnknownError, CorruptRecordError
 from ..base import Change
 from .files import FILE_MODE, datasync, decode, fsync_dir, write_all
-from .segments import SEG_RE, read_segment, seg_name, segments
+from .segments import SEG_RE, Memo, read_segment, seg_name, segments
 
 _NO_CHANGES: list = []
 _OPS = ("insert", "update", "delete")
@@ -215,7 +215,8 @@ def parse_tail(data: bytes, base: int) -> Tail:
 class LogView:
     """This process's position in the log (mixed into the backend). State: ``_fd`` (the current
     segment, O_APPEND), ``_seg_first``, ``_off`` (just after the last finished commit applied),
-    ``_last_seq``, ``_pend_memo`` and ``_idx`` (the segment's commit lines, for changes())."""
+    ``_last_seq``, ``_pend_memo``, ``_idx`` (the segment's commit lines, for changes()) and
+    ``_gz_memo`` (the compressed segment changes() read last)."""
 
     _logdir: str
     _durable: bool
@@ -227,6 +228,7 @@ class LogView:
     _pend_memo: Optional[tuple]
     _idx: list
     _idx_end: int
+    _gz_memo: Memo
     _mu: Any
 
     _tables: dict
@@ -248,6 +250,7 @@ class LogView:
 
     def _open_log(self, segs: list[int]) -> None:
         """Open the current segment of ``segs`` and take the position of its last commit."""
+        self._gz_memo = Memo()
         current = len(segs) - 1
         # an empty last segment whose predecessor does not point to it is an unfinished rotation
         while current > 0 and os.path.getsize(self._seg_file(segs[current])) == 0:
@@ -403,7 +406,7 @@ class LogView:
                     path, data = end_path, os.pread(fd, end_off - start, start)
                 else:
                     try:
-                        path, data = read_segment(self._logdir, seg)
+                        path, data = read_segment(self._logdir, seg, self._gz_memo)
                     except FileNotFoundError:  # compacted meanwhile: its changes were pruned
                         continue
                 base = start if seg == end_seg else 0

@@ -9,9 +9,11 @@ commits from N on are replayed onto the record files (:mod:`.recovery`); a lost 
 only means replaying more.
 
 The same thread then compresses every closed segment whose commits are all below N into its
-``.jsonl.gz`` form (:mod:`.segments`; ~5x smaller), oldest first, holding
-``.meta/compress.lock`` (one compressing process at a time; commits never wait for it).
-Nothing changes for readers: every change stays readable by ``changes(since)`` until pruned.
+``.jsonl.gz`` form (:mod:`.segments`; ~7x smaller on typical records), oldest first, holding
+``.meta/compress.lock`` (one compressing process at a time). Commits do not wait for it: only
+a segment switch arriving while the previous pass still runs (~50-100 ms per 4 MiB segment)
+joins that thread, as it always did for the ``syncfs``. Nothing changes for readers: every
+change stays readable by ``changes(since)`` until pruned.
 
 ``.meta/pruned`` holds the highest seq whose change-log entries were forgotten
 (``prune_changes``): ``changes()`` never returns them, and whole segments whose every commit is

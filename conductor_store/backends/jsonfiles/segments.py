@@ -27,6 +27,7 @@ import gzip
 import os
 import re
 import zlib
+from typing import Optional
 
 from ...errors import CorruptRecordError
 from .files import FILE_MODE, fsync_dir, write_all
@@ -47,11 +48,24 @@ def segments(logdir: str) -> list[int]:
     return sorted({int(m.group(1)) for m in map(SEG_RE.match, os.listdir(logdir)) if m})
 
 
-def read_segment(logdir: str, first: int) -> tuple[str, bytes]:
+class Memo:
+    """The last compressed segment a reader decompressed, kept (compressed segments never
+    change, and ``changes()`` from an old position -- the amortised prune reads the oldest
+    kept change every :data:`~conductor_store.retention.PRUNE_EVERY_COMMITS` commits -- reads
+    the same one again). Costs one segment's bytes of memory."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last: tuple = (None, b"")  # ((first, inode, size, mtime), the bytes)
+
+
+def read_segment(logdir: str, first: int, memo: Optional[Memo] = None) -> tuple[str, bytes]:
     """(the path read, the bytes) of segment ``first``, from whichever form holds it: the
-    ``.jsonl`` while it exists, else the ``.jsonl.gz``. ``FileNotFoundError``: neither exists
-    (the segment was removed by compaction); ``CorruptRecordError`` naming the ``.gz`` if it
-    does not decompress (truncated, a flipped byte: gzip's CRC-32 catches it)."""
+    ``.jsonl`` while it exists, else the ``.jsonl.gz`` (from ``memo`` if it is the one last
+    read through it). ``FileNotFoundError``: neither exists (removed by compaction);
+    ``CorruptRecordError`` naming the ``.gz`` if it does not decompress (truncated, a flipped
+    byte: gzip's CRC-32 catches it)."""
     path = os.path.join(logdir, seg_name(first))
     try:
         with open(path, "rb") as f:
@@ -59,15 +73,22 @@ def read_segment(logdir: str, first: int) -> tuple[str, bytes]:
     except FileNotFoundError:
         path += GZ  # compressed meanwhile, or long ago
     with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        key = (first, st.st_ino, st.st_size, st.st_mtime_ns)
+        if memo is not None and memo.last[0] == key:
+            return path, memo.last[1]
         raw = f.read()
     try:
-        return path, gzip.decompress(raw)
+        data = gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise CorruptRecordError(
             f"corrupt compressed commit log {path}: {exc} (the record files still hold the "
             "data; the change log of that segment is lost)",
             path,
         ) from None
+    if memo is not None:
+        memo.last = (key, data)
+    return path, data
 
 
 def compress_segment(logdir: str, first: int, nxt: int, level: int) -> bool:
