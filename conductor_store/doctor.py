@@ -1,9 +1,10 @@
 """Integrity checks of a JSON store's project, read from its documented on-disk layout
-(``backends/jsonfiles.py``: record files, ``.meta/log/*.jsonl``, ``.meta/lock``), and the
+(``backends/jsonfiles``: record files, ``.meta/log/*.jsonl[.gz]``, ``.meta/lock``), and the
 one repair that never loses anything: moving a corrupt record file to ``<project>/.quarantine/``.
 
-Nothing here imports the backend's internals; it reads the files as a person would, so it
-still works on a directory the backend refuses to open.
+Nothing here uses the backend itself; it reads the files as a person would (log segments
+through the layout's one reader, ``jsonfiles.segments``, as closed ones are gzip-compressed),
+so it still works on a directory the backend refuses to open.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator
 
-from .errors import StoreError
+from .backends.jsonfiles.segments import read_segment, segments
+from .errors import CorruptRecordError, StoreError
 from .validation import ID_RE, TABLE_RE
 
-_SEG_RE = re.compile(r"(\d{20})\.jsonl\Z")
 _TEMP_RE = re.compile(r"(\.tmp|\.temp|~|\.swp|\.bak|\.part)\Z|\A\.#|\A#.*#\Z")
 QUARANTINE = ".quarantine"
 
@@ -145,18 +146,23 @@ def _du(path: str) -> int:
 def _read_log(rep: ProjectReport) -> tuple[list[dict], bool]:
     """Commit lines of every segment; ``complete``: the log reaches back to commit 1."""
     logdir = os.path.join(rep.path, ".meta", "log")
-    segs = (
-        sorted(n for n in os.listdir(logdir) if _SEG_RE.match(n)) if os.path.isdir(logdir) else []
-    )
+    segs = segments(logdir) if os.path.isdir(logdir) else []
     commits: list[dict] = []
     done: set[int] = set()
-    for name in segs:
-        with open(os.path.join(logdir, name), "rb") as f:
-            data = f.read()
+    complete = bool(segs) and segs[0] <= 1
+    for first in segs:
+        try:
+            path, data = read_segment(logdir, first)
+        except FileNotFoundError:  # removed by a compaction meanwhile
+            continue
+        except CorruptRecordError as exc:
+            rep.findings.append(Finding("corrupt", str(exc), exc.path))
+            complete = False
+            continue
         lines = data.split(b"\n")
         if lines and lines[-1]:
             rep.findings.append(Finding("torn", "the log ends in a torn line (an interrupted "
-                                        "commit that never returned)", f.name))  # fmt: skip
+                                        "commit that never returned)", path))  # fmt: skip
         for line in lines[:-1]:
             entry = json.loads(line)
             if "seq" in entry:
@@ -170,7 +176,6 @@ def _read_log(rep: ProjectReport) -> tuple[list[dict], bool]:
     if commits:
         rep.last_seq = commits[-1]["seq"]
         rep.last_time = commits[-1].get("time")
-    complete = bool(segs) and int(_SEG_RE.match(segs[0]).group(1)) <= 1  # type: ignore[union-attr]
     return commits, complete
 
 

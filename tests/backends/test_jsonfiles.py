@@ -30,6 +30,7 @@ from conductor_store import (
 )
 from conductor_store.backends import jsonfiles
 from conductor_store.backends.jsonfiles import JsonBackend
+from conductor_store.backends.jsonfiles.segments import read_segment, seg_name, segments
 
 from . import jsonfiles_child as child
 
@@ -41,12 +42,18 @@ def project_dir(root: Path, project: str = "default") -> Path:
     return root / project
 
 
+def logdir(root: Path, project: str = "default") -> str:
+    return str(project_dir(root, project) / ".meta" / "log")
+
+
+def segment_bytes(root: Path, project: str = "default") -> list[tuple[int, bytes]]:
+    """(first seq, bytes) of every segment, compressed or not, through the one reader."""
+    where = logdir(root, project)
+    return [(first, read_segment(where, first)[1]) for first in segments(where)]
+
+
 def log_lines(root: Path, project: str = "default") -> list[bytes]:
-    logdir = project_dir(root, project) / ".meta" / "log"
-    out: list[bytes] = []
-    for seg in sorted(logdir.glob("*.jsonl")):
-        out.extend(seg.read_bytes().splitlines(keepends=True))
-    return out
+    return [line for _, data in segment_bytes(root, project) for line in data.splitlines(True)]
 
 
 def last_segment(root: Path, project: str = "default") -> Path:
@@ -120,19 +127,19 @@ def check_bank(root: Path, *, durable: bool = True) -> list[int]:
     # the log itself: whole JSON lines; each full segment points to the next one; the last
     # line closes the last commit (or points to a new, still empty segment). A writer killed
     # while starting a segment may leave it empty and not pointed to: it is not used.
-    segments = sorted((project_dir(root) / ".meta" / "log").glob("*.jsonl"))
+    segs = segment_bytes(root)
     while (
-        len(segments) > 1
-        and segments[-1].stat().st_size == 0
-        and json.loads(segments[-2].read_bytes().splitlines()[-1]) != {"next": segments[-1].name}
+        len(segs) > 1
+        and not segs[-1][1]
+        and json.loads(segs[-2][1].splitlines()[-1]) != {"next": seg_name(segs[-1][0])}
     ):
-        segments.pop()
-    for seg, nxt in zip(segments, segments[1:]):
-        assert json.loads(seg.read_bytes().splitlines()[-1]) == {"next": nxt.name}
-    lines = log_lines(root)
+        segs.pop()
+    for (_, data), (nxt, _) in zip(segs, segs[1:]):
+        assert json.loads(data.splitlines()[-1]) == {"next": seg_name(nxt)}
+    lines = [line for _, data in segs for line in data.splitlines(True)]
     assert all(line.endswith(b"\n") for line in lines)
     parsed = [json.loads(line) for line in lines]
-    assert "done" in parsed[-1] or segments[-1].stat().st_size == 0
+    assert "done" in parsed[-1] or not segs[-1][1]
     return ns
 
 
@@ -215,7 +222,7 @@ def test_kill_9_at_random_moments_leaves_whole_transactions(root):
         assert all(n > m for n, m in zip(ns, last))  # each writer committed; nothing was lost
         last = ns
     assert kills == 2 * rounds
-    assert len(list((project_dir(root) / ".meta" / "log").glob("*.jsonl"))) > 1  # segments
+    assert len(segments(logdir(root))) > 1
 
 
 def test_torn_log_tail_is_cut_on_open(root):
@@ -748,16 +755,15 @@ def test_log_rotates_and_changes_span_segments(root, monkeypatch):
             s.put("t", f"r{i % 7}", {"i": i, "pad": "x" * 50})
             if i % 9 == 0:
                 assert watcher.get("t", f"r{i % 7}")["i"] == i  # follows the segment switches
-        segs = sorted((project_dir(root) / ".meta" / "log").glob("*.jsonl"))
+        segs = segment_bytes(root)
         assert len(segs) > 3
         assert [c.seq for c in watcher.changes()] == list(range(1, 61))
         assert [c.seq for c in watcher.changes(37)] == list(range(38, 61))
         assert [c.doc["i"] for c in watcher.changes(10, limit=3)] == [10, 11, 12]
         assert watcher.changes(60) == []
         assert sorted(d["i"] for d in watcher.find("t")) == list(range(53, 60))
-        for seg in segs[:-1]:  # closed segments point to the next one
-            nxt = json.loads(seg.read_bytes().splitlines()[-1])["next"]
-            assert (seg.parent / nxt).exists()
+        for (_, data), (nxt, _) in zip(segs, segs[1:]):  # closed segments point to the next
+            assert json.loads(data.splitlines()[-1]) == {"next": seg_name(nxt)}
     with cs.open(str(root)) as again:
         assert again.insert("t", {}, id="new")["_version"] == 61
         assert again.changes(60)[0].seq == 61

@@ -7,16 +7,20 @@ Layout (stable, meant to be read by people)::
     <root>/<project>/.meta/boot              the boot id under which the record files were last
                                              known to hold every commit of the log
     <root>/<project>/.meta/log/<seq>.jsonl   the commit log, in segments named by their first
-                                             commit number (20 digits)
+                                             commit number (20 digits); closed segments whose
+                                             record files are known synced are gzip-compressed
+                                             in the background to <seq>.jsonl.gz (zcat reads it)
+    <root>/<project>/.meta/compress.lock     held by the one process compressing segments
     <root>/<project>/.meta/synced, pruned,   small state files (see retention, recovery);
            head, indexes.json                the declared indexes
 
 The design, one module each:
 
 - :mod:`.files` -- record files: paths, in-place writes, permissions (0700/0600), corruption;
-- :mod:`.log` -- the commit log: segments, lines, the fsync policy, following it, ``changes``;
+- :mod:`.log` -- the commit log: lines, the fsync policy, following it, ``changes``;
+- :mod:`.segments` -- segment files, their plain and compressed forms, the one reader of both;
 - :mod:`.recovery` -- finishing a dead writer's commit; replay after a reboot; a lost log tail;
-- :mod:`.retention` -- the synced mark (background ``syncfs``), pruning and compaction;
+- :mod:`.retention` -- the synced mark (background ``syncfs``), compression, pruning, compaction;
 - :mod:`.locking` -- the writers' lock (RLock + ``flock``; ``filelock`` without ``fcntl``);
 - :mod:`.cache` -- the reader cache and its seqlock (lock-free, commit-atomic reads);
 - :mod:`.indexes`, :mod:`.search` -- in-memory indexes; ``find``/``count`` through them;
@@ -26,11 +30,11 @@ The design, one module each:
 Known limitations: POSIX only (``os.pread``; Windows is not supported yet); one machine (``flock``
 and the page cache are what make lock-free reads consistent: no network filesystems); on macOS
 ``fsync`` does not flush the drive's cache (no ``F_FULLFSYNC``); the log keeps every version of
-every record until ``prune_changes`` lets whole segments go; ids differing only in case
-collide on case-insensitive filesystems; the symlink checks on table directories are made
-once per process and table (a directory swapped for a link afterwards is not noticed); with
-``durable=False`` a power cut may lose recent commits and leave the record files of lost
-commits behind (a process crash loses nothing).
+every record (closed segments compressed, ~7x on typical records) until ``prune_changes`` lets
+whole segments go; ids differing only in case collide on case-insensitive filesystems; the
+symlink checks on table directories are made once per process and table (a directory swapped
+for a link afterwards is not noticed); with ``durable=False`` a power cut may lose recent
+commits and leave the record files of lost commits behind (a process crash loses nothing).
 
 The tunables below are read from this package at run time (set them here, e.g. in tests).
 """
@@ -41,6 +45,8 @@ from typing import Any
 
 #: a log segment is closed (and the record files synced) once it has grown past this size
 SEGMENT_BYTES = 4 << 20
+#: the zlib level closed log segments are compressed at, in the background (1 fastest, 9 smallest)
+COMPRESS_LEVEL = 6
 #: a reader that has seen a commit pending this long checks whether its writer died
 STALE_PENDING_SECONDS = 0.25
 
@@ -57,6 +63,7 @@ __all__ = [
     "JsonBackend",
     "open_backend",
     "SEGMENT_BYTES",
+    "COMPRESS_LEVEL",
     "STALE_PENDING_SECONDS",
     "LOCK_POLL_SECONDS",
     "_FileLockLock",

@@ -1,8 +1,10 @@
 """The commit log: segments, lines, the fsync policy, and following the log.
 
 The log is the redo log and the change log in one, in ``.meta/log/<seq>.jsonl`` segments named
-by their first commit number (20 digits). Every commit appends one line holding the full
-documents it wrote, then (after the record files are written) a short "done" line::
+by their first commit number (20 digits; closed ones are compressed to ``<seq>.jsonl.gz`` in
+the background, and both forms read through one function: :mod:`.segments`). Every commit
+appends one line holding the full documents it wrote, then (after the record files are
+written) a short "done" line::
 
     {"seq":7,"time":1764579600.123,"changes":[{"table":"tasks","id":"T1","op":"update",...}]}
     {"done":7}
@@ -23,7 +25,6 @@ written.
 from __future__ import annotations
 
 import os
-import re
 import time
 import zlib
 from bisect import bisect_right
@@ -33,14 +34,10 @@ from typing import Any, Callable, Iterator, Optional
 from ...errors import CommitUnknownError, CorruptRecordError
 from ..base import Change
 from .files import FILE_MODE, datasync, decode, fsync_dir, write_all
+from .segments import SEG_RE, Memo, read_segment, seg_name, segments
 
-SEG_RE = re.compile(r"(\d{20})\.jsonl\Z")
 _NO_CHANGES: list = []
 _OPS = ("insert", "update", "delete")
-
-
-def seg_name(first_seq: int) -> str:
-    return f"{first_seq:020d}.jsonl"
 
 
 def commit_lines(data: bytes, base: int) -> Iterator[tuple[int, int, int]]:
@@ -125,14 +122,9 @@ def _well_formed(obj: dict) -> bool:
     )
 
 
-def last_line(path: str) -> dict:
-    """The last whole line of a segment file, parsed ({} if it is none)."""
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        f.seek(max(0, size - 4096))
-        tail = f.read()
-    return parse_line(tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]) or {}
+def last_line(data: bytes) -> dict:
+    """The last whole line of a segment's bytes, parsed ({} if it is none)."""
+    return parse_line(data.rstrip(b"\n").rsplit(b"\n", 1)[-1]) or {}
 
 
 def last_done(data: bytes) -> tuple[int, Optional[int]]:
@@ -223,7 +215,8 @@ def parse_tail(data: bytes, base: int) -> Tail:
 class LogView:
     """This process's position in the log (mixed into the backend). State: ``_fd`` (the current
     segment, O_APPEND), ``_seg_first``, ``_off`` (just after the last finished commit applied),
-    ``_last_seq``, ``_pend_memo`` and ``_idx`` (the segment's commit lines, for changes())."""
+    ``_last_seq``, ``_pend_memo``, ``_idx`` (the segment's commit lines, for changes()) and
+    ``_gz_memo`` (the compressed segment changes() read last)."""
 
     _logdir: str
     _durable: bool
@@ -235,6 +228,7 @@ class LogView:
     _pend_memo: Optional[tuple]
     _idx: list
     _idx_end: int
+    _gz_memo: Memo
     _mu: Any
 
     _tables: dict
@@ -244,13 +238,7 @@ class LogView:
 
     # -- segments ------------------------------------------------------------------------
     def _segments(self) -> list[int]:
-        out = []
-        for name in os.listdir(self._logdir):
-            m = SEG_RE.match(name)
-            if m:
-                out.append(int(m.group(1)))
-        out.sort()
-        return out
+        return segments(self._logdir)
 
     def _seg_file(self, first: int) -> str:
         return os.path.join(self._logdir, seg_name(first))
@@ -262,10 +250,11 @@ class LogView:
 
     def _open_log(self, segs: list[int]) -> None:
         """Open the current segment of ``segs`` and take the position of its last commit."""
+        self._gz_memo = Memo()
         current = len(segs) - 1
         # an empty last segment whose predecessor does not point to it is an unfinished rotation
         while current > 0 and os.path.getsize(self._seg_file(segs[current])) == 0:
-            pointer = last_line(self._seg_file(segs[current - 1])).get("next")
+            pointer = last_line(read_segment(self._logdir, segs[current - 1])[1]).get("next")
             if pointer == seg_name(segs[current]):
                 break
             current -= 1
@@ -402,8 +391,8 @@ class LogView:
         since = max(since, self.pruned_through())
         with self._mu:
             self._refresh()
-            end_seg, end_off, last = self._seg_first, self._off, self._last_seq
-            if since >= last:
+            end_seg, end_off, end_path = self._seg_first, self._off, self._seg_path
+            if since >= self._last_seq:
                 return []
             start = self._index_start(since, end_off)
             segs = [s for s in self._segments() if s <= end_seg]
@@ -414,15 +403,14 @@ class LogView:
             first = max(0, bisect_right(segs, since + 1) - 1)
             for seg in segs[first:]:
                 if seg == end_seg:
-                    data = os.pread(fd, end_off - start, start)
+                    path, data = end_path, os.pread(fd, end_off - start, start)
                 else:
                     try:
-                        with open(self._seg_file(seg), "rb") as f:
-                            data = f.read()
+                        path, data = read_segment(self._logdir, seg, self._gz_memo)
                     except FileNotFoundError:  # compacted meanwhile: its changes were pruned
                         continue
                 base = start if seg == end_seg else 0
-                if _collect(data, since, wanted, limit, out, self._seg_file(seg), base):
+                if _collect(data, since, wanted, limit, out, path, base):
                     break
         finally:
             os.close(fd)
