@@ -305,6 +305,32 @@ def test_a_lagging_store_and_another_process_read_compressed_segments(root):
         assert out.stdout.strip() == repr(expected)
 
 
+def test_a_child_forked_from_a_lagging_store_follows_the_log_again(root):
+    """The parent's segment was compressed (its plain file removed) before the fork."""
+    with cs.open(str(root)) as s, cs.open(str(root)) as lagging:
+        assert lagging.get("t", "r0") is None  # its view stays in the first segment
+        write_many(s, 100)
+        s.backend._join_syncer()
+        assert names(root)[0].endswith(".gz")
+        expected = {d["id"]: d for d in s.find("t")}
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: commit and read through the inherited store, report, exit
+            status = 1
+            try:
+                lagging.put("t", "child", {"ok": True})
+                got = {d["id"]: d for d in lagging.find("t")}
+                status = 0 if got.pop("child")["ok"] and got == expected else 2
+            finally:
+                os.write(write, bytes([status]))
+                os._exit(0)
+        os.close(write)
+        assert os.read(read, 1) == b"\x00"
+        os.waitpid(pid, 0)
+        os.close(read)
+        assert s.get("t", "child")["ok"] is True
+
+
 def test_a_leftover_temporary_file_is_ignored_by_readers_and_removed_by_the_next_pass(
     root, no_background
 ):

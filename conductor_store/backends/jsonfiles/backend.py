@@ -127,7 +127,11 @@ class JsonBackend(
             inherited = self._writer.file
             self._init_process_state()
             inherited.close()  # (the parent's lock, if held, stays held through its own copy)
-            fd = os.open(self._seg_path, os.O_RDWR | os.O_APPEND)
+            try:
+                fd = os.open(self._seg_path, os.O_RDWR | os.O_APPEND)
+            except FileNotFoundError:  # the parent's segment was compressed or compacted away
+                self._reopen_log()  # (closes the inherited descriptor)
+                return
             os.close(self._fd)
             self._fd = fd
 
