@@ -11,6 +11,7 @@ Layout (stable, meant to be read by people)::
                                              record files are known synced are gzip-compressed
                                              in the background to <seq>.jsonl.gz (zcat reads it)
     <root>/<project>/.meta/compress.lock     held by the one process compressing segments
+    <root>/<project>/.meta/mail/<pid>-<hex>  a writer's batch posted for the next lock holder
     <root>/<project>/.meta/snapshot/<table>  a cache of the table's documents and record-file
                                              stat keys at a log position, for the first scan
                                              after an open (never the truth: files + log are)
@@ -30,6 +31,7 @@ The design, one module each:
 - :mod:`.snapshot` -- the per-table snapshot a first scan after an open starts from;
 - :mod:`.commit` -- the commit in named phases: read, verify, stage, log, apply, publish;
 - :mod:`.group` -- group commit among one process's threads (one line, one fsync per batch);
+- :mod:`.mailbox` -- group commit across processes (batches posted for the next lock holder);
 - :mod:`.backend` -- :class:`JsonBackend`, which composes them, and :func:`open_backend`.
 
 Known limitations: POSIX only (``os.pread``; Windows is not supported yet); one machine (``flock``

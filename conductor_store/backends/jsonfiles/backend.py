@@ -127,6 +127,9 @@ class JsonBackend(
             inherited = self._writer.file
             self._init_process_state()
             inherited.close()  # (the parent's lock, if held, stays held through its own copy)
+            if self._box is not None:  # the parent's mailbox stays the parent's
+                os.close(self._box.fd)
+                self._box = None
             try:
                 fd = os.open(self._seg_path, os.O_RDWR | os.O_APPEND)
             except FileNotFoundError:  # the parent's segment was compressed or compacted away
@@ -205,6 +208,8 @@ class JsonBackend(
             return
         self._closed = True
         self._join_syncer()
+        if self._box is not None and self._box.pid == os.getpid():
+            self._box.close()
         if self._pid == os.getpid() and self._fd >= 0:
             with self._mu:
                 try:

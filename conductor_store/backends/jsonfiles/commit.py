@@ -23,13 +23,30 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Optional
 
-from ...errors import CommitUnknownError, ConflictError, CorruptRecordError, NotFoundError
+from ...errors import (
+    CommitUnknownError,
+    ConflictError,
+    CorruptRecordError,
+    NotFoundError,
+    StoreError,
+)
 from ...validation import copy_json
 from .. import jsonfiles as _pkg  # its tunables (tests and users set them there)
 from ..base import Change, CommitResult, Write
 from .files import datasync, encode, storage_error, write_all
-from .group import CommitQueue, Request
+from .group import MAX_BATCH, CommitQueue, Request
 from .log import commit_line
+from .mailbox import (
+    Mailbox,
+    Posted,
+    close_all,
+    decode_request,
+    error_of,
+    mark_done,
+    mark_posted,
+    mark_taken,
+    open_posted,
+)
 
 _NOTHING = "nothing of this commit was written"
 
@@ -133,6 +150,10 @@ class Committer:
     _mu: Any
     _tables: dict
     _queue: Optional[CommitQueue] = None  # this process's group-commit queue (:mod:`.group`)
+    _box: Optional[Mailbox] = None  # this process's mailbox (:mod:`.mailbox`), once needed
+    _meta: str
+    _try_lock: Callable[[], bool]
+    changes: Callable[..., list]
     _check_fork: Callable[[], None]
     _lock: Callable[[], None]
     _unlock: Callable[[], None]
@@ -163,64 +184,182 @@ class Committer:
         return queue.submit(Request(writes, checks), self._commit_batch)
 
     def _commit_batch(self, batch: list[Request]) -> None:
-        """Commit a batch of requests (:mod:`.group`) as one: each gets its result or error."""
-        self._lock()
+        """Commit a batch of requests (:mod:`.group`) as one: each gets its result or error.
+        When the lock is taken, the batch is posted first (:mod:`.mailbox`): the holder that
+        comes next may commit it with its own."""
+        box = None
+        if not self._try_lock():
+            box = self._own_mailbox()
+            if box is not None and not box.post(batch):
+                box = None
+            self._lock()
+        outcomes = None
         try:
-            self._commit_locked(batch)
+            outcomes = None if box is None else box.done()
+            if outcomes is None:
+                if box is not None:
+                    with self._mu:
+                        self._recover_locked()
+                        last = self._last_seq
+                    outcomes = box.take_back(last)
+                if outcomes is None:
+                    self._commit_locked(batch)
         finally:
             self._unlock()
+        if outcomes is not None:  # read back outside the lock
+            self._posted_results(batch, outcomes)
 
     def _commit_locked(self, batch: list[Request]) -> None:
         try:
-            st, taken = self._prepare(batch)
+            st, taken, posted = self._prepare(batch)
         except OSError as exc:
             raise storage_error("commit to", self._dir, exc, _NOTHING) from exc
-        seq = None
-        if st.final:
-            line = commit_line(st.seq, st.time, st.parts)
-            try:
-                self._append_commit(st.fd, line, st.at[1])  # the commit point
-            except OSError as exc:
-                raise storage_error("commit to", self._dir, exc, _NOTHING) from exc
-            keys = self._apply_files(st)
-            self._publish(st, keys, st.at[1] + len(line) + len(b'{"done":%d}\n' % st.seq))
-            seq = st.seq
+        seq = self._write(st, posted) if st.final else None
+        mark_done(posted, st.seq)
         for req, (a, b) in taken.items():
             changes = st.changes[a:b]
             wrote = any(ch is not None for ch in changes)
             req.result = CommitResult(seq if wrote else None, changes)
 
-    def _prepare(self, batch: list[Request]) -> tuple[Staged, dict]:
+    def _write(self, st: Staged, posted: list[Posted]) -> int:
+        """The log, apply and publish phases. The batches ``posted`` by other processes are
+        marked taken before the commit point and left so when the commit may have happened
+        (the next lock holder tells from the log: :mod:`.mailbox`), posted again when it
+        surely did not."""
+        line = commit_line(st.seq, st.time, st.parts)
+        try:
+            mark_taken(posted, st.seq)
+            try:
+                self._append_commit(st.fd, line, st.at[1])  # the commit point
+            except OSError as exc:
+                raise storage_error("commit to", self._dir, exc, _NOTHING) from exc
+        except CommitUnknownError:
+            close_all(posted)
+            raise
+        except BaseException:
+            mark_posted(posted)
+            raise
+        try:
+            keys = self._apply_files(st)
+        except CommitUnknownError:
+            close_all(posted)
+            raise
+        except StoreError:  # taken back (``_undo``)
+            mark_posted(posted)
+            raise
+        except BaseException:  # finished by recovery, or left to the next holder
+            close_all(posted)
+            raise
+        self._publish(st, keys, st.at[1] + len(line) + len(b'{"done":%d}\n' % st.seq))
+        return st.seq
+
+    def _prepare(self, batch: list[Request]) -> tuple[Staged, dict, list[Posted]]:
         """The read, verify and stage phases (nothing is written but a segment switch).
-        Returns the staged commit and {request taken: its slice of ``st.changes``}; a request
-        that fails its checks gets its error and is left out."""
+        Returns the staged commit, {request of ``batch`` taken: its slice of ``st.changes``}
+        and the other processes' posted batches it also carries; a request that fails its
+        checks gets its error and is left out."""
         with self._mu:
             self._recover_locked()
-            writes = [w for req in batch for w in req.writes]
-            checked = {key: None for req in batch for key in req.checks}
-            current, sizes = self._read_current(writes, checked)
-            st = Staged(
-                self._last_seq + 1, time.time(), live=dict(current), sizes=sizes, before=current
-            )
-            taken = {}
-            for req in batch:
-                span = self._stage_request(st, req, current)
-                if span is not None:
-                    taken[req] = span
-            tables = self._tables
-            st.cached = {
-                key for key in st.final if (t := tables.get(key[0])) is not None and t.holds(key[1])
-            }
-            if st.final and self._off >= _pkg.SEGMENT_BYTES:
-                self._rotate(st.seq)
-                self._sync_later(st.seq)  # the record files so far: synced off the commit path
-            st.fd, st.at = self._fd, (self._seg_first, self._off)
-        return st, taken
+            posted = self._collect_posted(batch)
+            try:
+                return self._stage_all(batch, posted)
+            except BaseException:
+                close_all(posted)
+                raise
+
+    def _stage_all(self, batch: list[Request], posted: list[Posted]) -> tuple:
+        """Stage this batch and the posted ones (with ``_mu``): see :meth:`_prepare`."""
+        requests = batch + [r for p in posted for r in p.reqs]
+        writes = [w for req in requests for w in req.writes]
+        checked = {key: None for req in requests for key in req.checks}
+        current, sizes = self._read_current(writes, checked)
+        st = Staged(
+            self._last_seq + 1, time.time(), live=dict(current), sizes=sizes, before=current
+        )
+        own, taken = set(batch), {}
+        for req in requests:
+            span = self._stage_request(st, req, current)
+            if span is not None and req in own:
+                taken[req] = span
+        tables = self._tables
+        st.cached = {
+            key for key in st.final if (t := tables.get(key[0])) is not None and t.holds(key[1])
+        }
+        if st.final and self._off >= _pkg.SEGMENT_BYTES:
+            self._rotate(st.seq)
+            self._sync_later(st.seq)  # the record files so far: synced off the commit path
+        st.fd, st.at = self._fd, (self._seg_first, self._off)
+        return st, taken, posted
+
+    def _collect_posted(self, batch: list[Request]) -> list[Posted]:
+        """Other processes' posted batches this commit can carry (whole batches touching
+        nothing an earlier request writes, up to ``MAX_BATCH`` requests); a batch a holder
+        that died had taken is resolved first (mailbox.py)."""
+        box = self._box
+        own = box.name if box is not None and box.pid == os.getpid() else None
+        written = set().union(*(r.keys for r in batch))
+        count, carried = len(batch), []
+        for p in open_posted(self._meta, own):
+            if p.state == b"T":
+                p.resolve(self._last_seq)
+                p.close()
+                continue
+            try:
+                p.reqs = [Request(*decode_request(item)) for item in p.payload["reqs"]]
+            except (KeyError, TypeError, ValueError):
+                p.close()
+                continue
+            touched = set().union(*(r.keys | set(r.checks) for r in p.reqs))
+            if count + len(p.reqs) > MAX_BATCH or not written.isdisjoint(touched):
+                p.close()
+                continue
+            written |= set().union(*(r.keys for r in p.reqs))
+            count += len(p.reqs)
+            carried.append(p)
+        return carried
+
+    def _own_mailbox(self) -> Optional[Mailbox]:
+        """This process's mailbox for this store (None where one cannot be made)."""
+        box = self._box
+        if box is None or box.pid != os.getpid():
+            try:
+                box = self._box = Mailbox(self._meta)
+            except OSError:  # a read-only store, say: commit without posting
+                return None
+        return box
+
+    def _posted_results(self, batch: list[Request], outcomes: list) -> None:
+        """Each request of a batch another holder committed gets its result or error."""
+        for req, found in zip(batch, outcomes):
+            if "error" in found:
+                req.error = error_of(found)
+                continue
+            seq, (a, b) = found["seq"], found["span"]
+            if a == b:
+                req.result = CommitResult(None, [None] * len(req.writes))
+                continue
+            logged = {(c.table, c.id): c for c in self._logged_changes(seq, b)[a:b]}
+            req.result = CommitResult(seq, [logged.get((w.table, w.id)) for w in req.writes])
+
+    def _logged_changes(self, seq: int, limit: int) -> list[Change]:
+        """The first ``limit`` changes of commit ``seq``: from the lines this view follows
+        now (parsed once for the cache too), else from the log."""
+        with self._mu:
+            applied, _ = self._refresh()
+        for commit in applied:
+            if commit["seq"] == seq:
+                when = commit.get("time")
+                return [
+                    Change(seq, ch["table"], ch["id"], ch["op"], copy_json(ch["doc"]), when)
+                    for ch in commit["changes"][:limit]
+                ]
+        return self.changes(seq - 1, None, limit)
 
     def _stage_request(self, st: Staged, req: Request, current: dict) -> Optional[tuple]:
         """Verify one request against ``current`` (no earlier member of the batch writes its
         records) and stage it; on a failed check, set its error and stage nothing."""
         a, parts = len(st.changes), len(st.parts)
+        req.span = (parts, parts)
         try:
             if req.checks:
                 verify(current, req.checks)
@@ -236,6 +375,7 @@ class Committer:
             del st.changes[a:], st.parts[parts:]
             req.error = exc
             return None
+        req.span = (parts, len(st.parts))
         return a, len(st.changes)
 
     def _read_current(self, writes: list[Write], checks: dict) -> tuple[dict, dict]:

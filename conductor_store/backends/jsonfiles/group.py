@@ -9,9 +9,9 @@ checked on its own (a failed check fails only that member, which gets its own er
 its own changes back; a failure of the shared part (the disk, say) is every member's. A lone
 thread commits alone, for the price of one uncontended condition variable.
 
-Between processes there is no such sharing: the log holds at most one unfinished commit, at
-its end (the rule recovery and readers rely on, :mod:`.log`), so each process's batch still
-takes the writers' lock and its fsync in turn.
+Between processes the batch goes further (:mod:`.mailbox`): a leader that finds the writers'
+lock taken posts its batch, and the process holding the lock next carries it in its own
+commit.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ MAX_BATCH = 64
 class Request:
     """One caller's commit in a batch: its writes and checks, then its outcome."""
 
-    __slots__ = ("writes", "checks", "keys", "result", "error", "done")
+    __slots__ = ("writes", "checks", "keys", "result", "error", "done", "span")
 
     def __init__(self, writes: list[Write], checks: dict) -> None:
         self.writes = writes
@@ -40,6 +40,7 @@ class Request:
         self.result: Optional[CommitResult] = None
         self.error: Optional[BaseException] = None
         self.done = False
+        self.span = (0, 0)  # where its changes are among the commit line's (once staged)
 
     def outcome(self) -> CommitResult:
         if self.error is not None:
