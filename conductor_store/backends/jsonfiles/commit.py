@@ -193,21 +193,22 @@ class Committer:
             if box is not None and not box.post(batch):
                 box = None
             self._lock()
-        outcomes = None
         try:
-            outcomes = None if box is None else box.done()
+            outcomes = None if box is None else box.done() or self._take_back(box)
             if outcomes is None:
-                if box is not None:
-                    with self._mu:
-                        self._recover_locked()
-                        last = self._last_seq
-                    outcomes = box.take_back(last)
-                if outcomes is None:
-                    self._commit_locked(batch)
+                self._commit_locked(batch)
         finally:
             self._unlock()
         if outcomes is not None:  # read back outside the lock
             self._posted_results(batch, outcomes)
+
+    def _take_back(self, box: Mailbox) -> Optional[list]:
+        """With the lock: recover (a holder that died may have taken the batch), then the
+        outcomes left for the batch posted, or None (withdrawn: commit it here)."""
+        with self._mu:
+            self._recover_locked()
+            last = self._last_seq
+        return box.take_back(last)
 
     def _commit_locked(self, batch: list[Request]) -> None:
         try:
