@@ -56,7 +56,7 @@ class Loaded:
         for name, eng in engines.items():
             try:
                 size = 0 if isinstance(eng, (AppendEngine, Files500Engine)) else records
-                eng.setup(size, indexes if name == "store" else ())
+                eng.setup(size, indexes if name in ("store", "raw-idx") else ())
                 self.engines[name] = eng
             except Exception as exc:  # noqa: BLE001 -- reported, the run goes on
                 self.errors[name] = short_error(exc)
@@ -175,8 +175,10 @@ class Session:
             stem = self._raw_stem(target, f"query{size}")
             engines: dict[str, Engine] = {"store": self.store_engine(target, f"query{size}")}
             raw = None if target.is_json else self.raw_engine(target, stem)
-            if raw is not None:
+            if isinstance(raw, SurrealEngine):  # and the SDK with the Store's indexes
                 engines["raw"] = raw
+                url = raw.url + "-idx" if raw.url.startswith("surrealkv://") else raw.url
+                engines["raw-idx"] = SurrealEngine(url, database=raw.database + "idx", indexed=True)
             engines["sqlite"] = self.sqlite(target, stem)
             engines["sqlite-idx"] = self.sqlite(target, stem, indexed=True)
             return Loaded(engines, size, INDEXED_FIELDS)

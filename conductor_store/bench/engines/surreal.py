@@ -22,10 +22,16 @@ class SurrealEngine(Engine):
     ops = ALL_OPS
     kind = "surreal"
 
-    def __init__(self, url: str, namespace: str = "conductor_bench", database: str = "raw"):
+    def __init__(
+        self,
+        url: str,
+        namespace: str = "conductor_bench",
+        database: str = "raw",
+        indexed: bool = False,
+    ):
         super().__init__()
-        self.url, self.ns, self.database = url, namespace, database
-        self.label = "surrealdb SDK"
+        self.url, self.ns, self.database, self.indexed = url, namespace, database, indexed
+        self.label = "surrealdb SDK" + (" idx" if indexed else "")
         self.db: Any = None
 
     @property
@@ -33,7 +39,14 @@ class SurrealEngine(Engine):
         return self.url.startswith(("ws", "http"))
 
     def describe(self, op: str) -> str:
-        return "SDK " + _SDK_CALLS.get(op, "SELECT WHERE")
+        return "SDK " + _SDK_CALLS.get(op, "SELECT WHERE") + (" idx" if self.indexed else "")
+
+    def declare_indexes(self, fields: tuple[str, ...]) -> None:
+        """``DEFINE INDEX`` on each field: what the SDK's own queries can use (the Store's
+        query store declares the same)."""
+        if self.indexed:
+            for f in fields:
+                self.db.query(f"DEFINE INDEX IF NOT EXISTS {TABLE}_{f} ON {TABLE} FIELDS {f}")
 
     def spec(self) -> dict[str, Any]:
         return {"kind": self.kind, "url": self.url, "ns": self.ns, "database": self.database}

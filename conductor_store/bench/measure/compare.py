@@ -21,7 +21,7 @@ from ..workloads import Workload, verify
 from . import Measurement
 
 # the reference a check compares with runs last, right before the Store's round
-_ORDER = {"raw": 0, "sqlite": 1, "sqlite-idx": 2, "tinydb": 3}
+_ORDER = {"raw": 0, "raw-idx": 1, "sqlite": 2, "sqlite-idx": 3, "tinydb": 4}
 
 
 class Compare(Measurement):
