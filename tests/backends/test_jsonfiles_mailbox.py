@@ -133,6 +133,7 @@ def test_a_torn_or_foreign_mailbox_is_left_alone(tmp_path, store):
     mail = tmp_path / "p" / ".meta" / "mail"
     mail.mkdir(exist_ok=True)
     (mail / "junk").write_bytes(b"P\x10\x00\x00\x00garbage")
+    (mail / "huge").write_bytes(b"P\xff\xff\xff\xff\x00\x00\x00\x00{}")  # a 4 GiB length
     store.insert("t", {"n": 1}, id="a")
     assert (mail / "junk").read_bytes() == b"P\x10\x00\x00\x00garbage"
     assert store.get("t", "a")["n"] == 1

@@ -51,6 +51,8 @@ def _read(fd: int) -> tuple[bytes, Optional[dict]]:
     if len(head) < _HEAD.size:
         return b"", None
     state, size, crc = _HEAD.unpack(head)
+    if size > MAX_POST:  # not a record of ours (and not worth reading)
+        return b"", None
     data = os.pread(fd, size, _HEAD.size)
     if len(data) != size or zlib.crc32(data) != crc:
         return b"", None
