@@ -148,8 +148,9 @@ class Session:
             if tinydb_available():
                 refs["tinydb"] = TinyEngine(stem + "-tinydb.json")
         if extras and isinstance(raw, SurrealEngine):  # its own location or database
-            url = raw.url + "-log" if raw.url.startswith("surrealkv://") else raw.url
-            refs["sdk+log"] = SurrealLoggedEngine(url, database=raw.database + "log")
+            refs["sdk+log"] = SurrealLoggedEngine(
+                _beside(raw, "log"), database=raw.database + "log"
+            )
         return refs
 
     def _cached(self, key: tuple, make: Callable[[], Loaded]) -> Loaded:
@@ -177,7 +178,7 @@ class Session:
             raw = None if target.is_json else self.raw_engine(target, stem)
             if isinstance(raw, SurrealEngine):  # and the SDK with the Store's indexes
                 engines["raw"] = raw
-                url = raw.url + "-idx" if raw.url.startswith("surrealkv://") else raw.url
+                url = _beside(raw, "idx")
                 engines["raw-idx"] = SurrealEngine(url, database=raw.database + "idx", indexed=True)
             engines["sqlite"] = self.sqlite(target, stem)
             engines["sqlite-idx"] = self.sqlite(target, stem, indexed=True)
@@ -268,3 +269,9 @@ class Session:
         self.report.machine["load_after"] = loadavg()
         self.report.checks = evaluate_checks(self.report)
         return self.report
+
+
+def _beside(raw: SurrealEngine, suffix: str) -> str:
+    """A location for a second SDK engine next to ``raw``'s: an on-disk engine locks its
+    files, so it gets its own; memory and servers are shared (each uses its own database)."""
+    return f"{raw.url}-{suffix}" if raw.url.startswith("surrealkv://") else raw.url

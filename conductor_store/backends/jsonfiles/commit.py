@@ -35,7 +35,7 @@ from .. import jsonfiles as _pkg  # its tunables (tests and users set them there
 from ..base import Change, CommitResult, Write
 from .files import datasync, encode, storage_error, write_all
 from .group import MAX_BATCH, CommitQueue, Request
-from .log import commit_line
+from .log import commit_line, take_changes
 from .mailbox import (
     Mailbox,
     Posted,
@@ -194,7 +194,7 @@ class Committer:
                 box = None
             self._lock()
         try:
-            outcomes = None if box is None else box.done() or self._take_back(box)
+            outcomes = None if box is None else self._outcomes(box)
             if outcomes is None:
                 self._commit_locked(batch)
         finally:
@@ -202,13 +202,23 @@ class Committer:
         if outcomes is not None:  # read back outside the lock
             self._posted_results(batch, outcomes)
 
-    def _take_back(self, box: Mailbox) -> Optional[list]:
-        """With the lock: recover (a holder that died may have taken the batch), then the
-        outcomes left for the batch posted, or None (withdrawn: commit it here)."""
-        with self._mu:
-            self._recover_locked()
-            last = self._last_seq
-        return box.take_back(last)
+    def _outcomes(self, box: Mailbox) -> Optional[list]:
+        """With the lock: the outcomes a holder left for the batch posted, or None (withdrawn:
+        commit it here). A holder that died may have taken it: recovery first then."""
+        try:
+            found = box.done()
+            if found is None:
+                with self._mu:
+                    self._recover_locked()
+                    last = self._last_seq
+                found = box.take_back(last)
+            return found
+        except OSError as exc:  # another holder may have committed it: say so
+            raise CommitUnknownError(
+                f"a commit to the JSON store at {self._dir} was left for another writer, and "
+                f"its mailbox {box.name} could not be read back ({exc.strerror or exc}): read "
+                "the records to find out whether it was made"
+            ) from exc
 
     def _commit_locked(self, batch: list[Request]) -> None:
         try:
@@ -229,8 +239,8 @@ class Committer:
         surely did not."""
         line = commit_line(st.seq, st.time, st.parts)
         try:
-            mark_taken(posted, st.seq)
             try:
+                mark_taken(posted, st.seq)
                 self._append_commit(st.fd, line, st.at[1])  # the commit point
             except OSError as exc:
                 raise storage_error("commit to", self._dir, exc, _NOTHING) from exc
@@ -349,11 +359,9 @@ class Committer:
             applied, _ = self._refresh()
         for commit in applied:
             if commit["seq"] == seq:
-                when = commit.get("time")
-                return [
-                    Change(seq, ch["table"], ch["id"], ch["op"], copy_json(ch["doc"]), when)
-                    for ch in commit["changes"][:limit]
-                ]
+                out: list = []
+                take_changes(commit, None, limit, out)
+                return [c._replace(doc=copy_json(c.doc)) for c in out]  # (the cache's docs)
         return self.changes(seq - 1, None, limit)
 
     def _stage_request(self, st: Staged, req: Request, current: dict) -> Optional[tuple]:

@@ -447,7 +447,7 @@ def _collect(
             seq = _seq_of(data, pos, nl)
             if seq is None or seq > since:  # (lines before ``since`` are not even parsed)
                 line = load_commit(data[pos:nl], path, base + pos)
-                if line["seq"] > since and _take(line, want, limit, out):
+                if line["seq"] > since and take_changes(line, want, limit, out):
                     return True
         elif not data.startswith(b'{"done":', pos) and not data.startswith(b'{"next":', pos):
             load_commit(data[pos:nl], path, base + pos)  # raises: not a line the log holds
@@ -455,7 +455,8 @@ def _collect(
     return False
 
 
-def _take(line: dict, want: Optional[set], limit: Optional[int], out: list) -> bool:
+def take_changes(line: dict, want: Optional[set], limit: Optional[int], out: list) -> bool:
+    """Append a commit line's changes (of tables in ``want``) to ``out``, up to ``limit``."""
     seq, when = line["seq"], line.get("time")
     for ch in line["changes"]:
         if want is None or ch["table"] in want:

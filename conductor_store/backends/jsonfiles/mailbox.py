@@ -107,14 +107,17 @@ class Mailbox:
         self.posted: Optional[str] = None
 
     def post(self, requests: list) -> bool:
-        """Leave ``requests`` for the next lock holder (before blocking on the lock)."""
+        """Leave ``requests`` for the next lock holder (before blocking on the lock); False
+        when they are too large, or cannot be written (the owner then commits them itself)."""
         self.posted = uuid.uuid4().hex
         record = _record(b"P", {"id": self.posted, "reqs": encode_requests(requests)})
-        if len(record) > MAX_POST:
-            self.posted = None
-            return False
-        os.pwrite(self.fd, record, 0)
-        return True
+        try:
+            if len(record) <= MAX_POST and os.pwrite(self.fd, record, 0) == len(record):
+                return True
+        except OSError:
+            pass
+        self.posted = None
+        return False
 
     def done(self) -> Optional[list]:
         """With the lock: the outcomes a live holder left for what was posted (``D``), or
@@ -190,16 +193,25 @@ def mark_taken(posted: list[Posted], seq: int) -> None:
 
 
 def mark_done(posted: list[Posted], seq: int) -> None:
-    for p in posted:
-        p.write(b"D", seq)
-    close_all(posted)
+    """After the commit: a mailbox that cannot say so stays taken, which the next holder
+    resolves from the log as done (the commit is there): never an error of this commit."""
+    _each(posted, b"D", seq)
 
 
 def mark_posted(posted: list[Posted]) -> None:
-    """The commit did not happen: every batch taken is left for its owner again."""
+    """The commit did not happen: every batch taken is left for its owner again (one that
+    cannot be rewritten stays taken under a number no commit has: the next holder resolves
+    it as posted)."""
+    _each(posted, b"P", None)
+
+
+def _each(posted: list[Posted], state: bytes, seq: Optional[int]) -> None:
     try:
         for p in posted:
-            p.write(b"P")
+            try:
+                p.write(state, seq)
+            except OSError:
+                pass
     finally:
         close_all(posted)
 
